@@ -1,0 +1,5 @@
+"""The JSON API under /api/v1 (django-ninja)."""
+
+from ninja import NinjaAPI
+
+api = NinjaAPI(title="Command Center API", version="1")

@@ -1,0 +1,21 @@
+"""The `commandcenter` console script: Django's management commands under one name.
+
+Sub-commands may be written with dashes (`import-people`); they map to the management
+command of the same name with underscores.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commandcenter.settings")
+    if len(args) > 1 and not args[1].startswith("-"):
+        args[1] = args[1].replace("-", "_")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(args)
+    return 0

@@ -1,0 +1,23 @@
+"""Shared fixtures: named personas and helpers used across apps' tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from commandcenter.accounts.models import User
+from commandcenter.accounts.services import create_user
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return create_user("alice", email="alice@example.com", password="alice-pass")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return create_user("bob", email="bob@example.com", password="bob-pass")
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    return create_user("ada", email="ada@example.com", password="ada-pass", admin=True)

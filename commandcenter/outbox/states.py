@@ -1,0 +1,145 @@
+"""The email state machine: the statuses, the one table of allowed moves, and `transition()`.
+
+The status column is a cache of the events: every change goes through `transition()`, which
+runs one conditional UPDATE (… WHERE id = ? AND status IN (allowed sources)) and writes the
+Event in the same transaction. Zero rows changed means the move was not allowed from the
+email's current status, or another process got there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from commandcenter.outbox.models import Email
+
+
+class Status(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    ARCHIVED = "archived", "Archived"
+    SCHEDULED = "scheduled", "Scheduled"
+    DRAFT = "draft", "Draft"
+    IN_PROGRESS = "in_progress", "In Progress"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    SPAM = "spam", "Spam"
+    # Not a folder: a deleted email is hidden everywhere but keeps its events.
+    DELETED = "deleted", "Deleted"
+
+
+FOLDERS: tuple[str, ...] = tuple(s.value for s in Status if s != Status.DELETED)
+UNDELIVERED = frozenset({Status.FAILED, Status.BOUNCED, Status.SPAM})
+
+# target: the statuses an email may move to it from.
+ALLOWED: Mapping[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.SCHEDULED}),
+    Status.SCHEDULED: frozenset(
+        {Status.DRAFT, Status.IN_PROGRESS, Status.FAILED, Status.BOUNCED, Status.SPAM}
+    ),
+    Status.IN_PROGRESS: frozenset({Status.SCHEDULED}),
+    Status.DELIVERED: frozenset({Status.IN_PROGRESS, Status.ARCHIVED}),
+    Status.ARCHIVED: frozenset({Status.DELIVERED}),
+    Status.FAILED: frozenset({Status.SCHEDULED, Status.IN_PROGRESS}),
+    Status.BOUNCED: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.FAILED}),
+    Status.SPAM: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.BOUNCED}),
+    Status.DELETED: frozenset(
+        {Status.ARCHIVED, Status.SCHEDULED, Status.DRAFT, Status.FAILED, Status.BOUNCED, Status.SPAM}
+    ),
+}
+
+# The statuses an email may be created in.
+INITIAL = frozenset({Status.DRAFT, Status.SCHEDULED, Status.FAILED})
+
+
+class IllegalTransition(Exception):
+    """A move the table does not allow, or one another process made first."""
+
+    def __init__(self, email_id: int, current: str | None, target: str) -> None:
+        self.email_id = email_id
+        self.current = current
+        self.target = target
+        label = Status(current).label if current in Status.values else current
+        super().__init__(
+            f"Email {email_id} is {label or 'gone'}; it cannot become {Status(target).label}."
+        )
+
+
+def is_allowed(source: str, target: str) -> bool:
+    return source in ALLOWED.get(target, frozenset())
+
+
+def sort_date_field(target: str) -> str | None:
+    """The timestamp that a folder's list is sorted by, stamped when an email enters it."""
+    return {
+        Status.DELIVERED: "sent_at",
+        Status.FAILED: "failed_at",
+        Status.BOUNCED: "failed_at",
+        Status.SPAM: "failed_at",
+    }.get(target)
+
+
+def transition(
+    email_id: int,
+    target: str,
+    *,
+    kind: str,
+    reason: str = "",
+    payload: str = "",
+    data: Mapping[str, Any] | None = None,
+    sources: Iterable[str] | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> bool:
+    """Move one email to `target` and record the Event; True when this call made the move.
+
+    `sources` narrows the allowed sources (e.g. only IN_PROGRESS for the sender); it can never
+    widen them. `updates` are further columns written in the same UPDATE.
+    """
+    from commandcenter.outbox.models import Email, Event
+
+    allowed = ALLOWED[target]
+    if sources is not None:
+        allowed = allowed & frozenset(sources)
+    now = timezone.now()
+    values: dict[str, Any] = {"status": target, "reason": reason, "updated_at": now}
+    values.update(updates or {})
+    stamp = sort_date_field(target)
+    if stamp:
+        values.setdefault(stamp, now)
+        values.setdefault("sort_at", values[stamp])
+    elif target == Status.DRAFT:
+        values.setdefault("sort_at", now)
+    with transaction.atomic():
+        previous = (
+            Email.objects.filter(pk=email_id, status__in=allowed)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if previous is None:
+            return False
+        changed = Email.objects.filter(pk=email_id, status=previous).update(**values)
+        if not changed:
+            # Nothing got updated: another process moved it between our read and write.
+            return False
+        Event.objects.create(
+            email_id=email_id,
+            kind=kind,
+            from_status=previous,
+            to_status=target,
+            detail=reason,
+            payload=payload,
+            data=dict(data or {}),
+            created_at=now,
+        )
+    return True
+
+
+def transition_or_raise(email: Email, target: str, **kwargs: Any) -> None:
+    """transition() for user actions: refuses an illegal move with a readable message."""
+    if not transition(email.pk, target, **kwargs):
+        current = type(email).objects.filter(pk=email.pk).values_list("status", flat=True).first()
+        raise IllegalTransition(email.pk, current, target)
+    email.refresh_from_db()

@@ -1,0 +1,52 @@
+"""Prospects (Person) and the addresses we must never mail (Suppression)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Person(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    do_not_contact = models.BooleanField(default=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("owner", Lower("email"), name="person_unique_email_per_owner")
+        ]
+        indexes = [models.Index(fields=["owner", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Suppression(models.Model):
+    """An address (or a whole domain) that no email may go to, with why and since when."""
+
+    class Kind(models.TextChoices):
+        ADDRESS = "address", "Address"
+        DOMAIN = "domain", "Domain"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ADDRESS)
+    value = models.CharField(max_length=254, unique=True, help_text="Lower-cased address or domain.")
+    reason = models.CharField(max_length=500)
+    source = models.CharField(max_length=50, default="manual")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.reason})"

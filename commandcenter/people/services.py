@@ -1,0 +1,90 @@
+"""Finding and creating people, and the one rule for who must not be mailed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models.functions import Lower
+
+from commandcenter.accounts.models import User
+from commandcenter.people.models import Person, Suppression
+
+
+def normalise_address(raw: object) -> str:
+    """A lower-cased, validated address; ValidationError naming the bad value otherwise."""
+    if not isinstance(raw, str):
+        raise ValidationError(f"{raw!r} is not an email address.")
+    address = raw.strip()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(f"{address[:254]!r} is not a valid email address.") from None
+    return address.lower()
+
+
+def people_by_address(owner: User, addresses: Iterable[str]) -> dict[str, Person]:
+    """The owner's people for these (lower-cased) addresses, creating the missing ones."""
+    wanted = list(dict.fromkeys(addresses))
+    found = _existing_people(owner, wanted)
+    missing = [Person(owner=owner, email=address) for address in wanted if address not in found]
+    if missing:
+        # ignore_conflicts: another request may create the same person at the same moment.
+        Person.objects.bulk_create(missing, ignore_conflicts=True)
+        found = _existing_people(owner, wanted)
+    return found
+
+
+def _existing_people(owner: User, addresses: list[str]) -> dict[str, Person]:
+    found: dict[str, Person] = {}
+    for start in range(0, len(addresses), 500):
+        chunk = addresses[start : start + 500]
+        rows = Person.objects.annotate(address=Lower("email")).filter(
+            owner=owner, address__in=chunk
+        )
+        found.update({person.email.lower(): person for person in rows})
+    return found
+
+
+def suppression_for(address: str) -> Suppression | None:
+    address = address.lower()
+    domain = address.rpartition("@")[2]
+    return (
+        Suppression.objects.filter(value__in=[address, domain])
+        .order_by("kind")  # "address" sorts before "domain": the more specific reason wins
+        .first()
+    )
+
+
+def blocking_reason(person: Person, address: str | None = None) -> str | None:
+    """Why no email may go to this person, in words for the rep; None when mail may go."""
+    if person.unsubscribed_at:
+        return f"Recipient unsubscribed on {person.unsubscribed_at:%Y-%m-%d}."
+    if person.do_not_contact:
+        return "Recipient is marked do-not-contact."
+    suppression = suppression_for(address or person.email)
+    if suppression is None:
+        return None
+    if suppression.kind == Suppression.Kind.DOMAIN:
+        return f"Recipient's domain {suppression.value} is blocked: {suppression.reason}"
+    return f"Recipient is on the suppression list since {suppression.created_at:%Y-%m-%d}: {suppression.reason}"
+
+
+def blocking_reasons(people: Iterable[Person]) -> dict[int, str]:
+    """blocking_reason for many people in two queries: person id -> reason, blocked ones only."""
+    people = list(people)
+    reasons: dict[int, str] = {}
+    keys: set[str] = set()
+    for person in people:
+        address = person.email.lower()
+        keys.update({address, address.rpartition("@")[2]})
+    suppressions = {s.value: s for s in Suppression.objects.filter(value__in=keys)}
+    for person in people:
+        if person.unsubscribed_at or person.do_not_contact:
+            reasons[person.pk] = blocking_reason(person) or ""
+            continue
+        address = person.email.lower()
+        if address in suppressions or address.rpartition("@")[2] in suppressions:
+            reasons[person.pk] = blocking_reason(person) or ""
+    return reasons
