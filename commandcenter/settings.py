@@ -29,7 +29,9 @@ INSTALLED_APPS = [
     "commandcenter.people",
     "commandcenter.outbox",
     "commandcenter.delivery",
+    "commandcenter.signals",
     "commandcenter.api",
+    "commandcenter.web",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,10 @@ TEMPLATES = [
 ]
 
 
+# Lets several test runs share one PostgreSQL server without dropping each other's database.
+TEST_DB_NAME = os.environ.get("TEST_DB_NAME", "").strip() or "test_commandcenter"
+
+
 def _database() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -84,11 +90,12 @@ def _database() -> dict[str, object]:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         config["CONN_MAX_AGE"] = 0
-        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+        config["TEST"] = {"NAME": str(VAR_DIR / f"{TEST_DB_NAME}.sqlite3")}
     elif config["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be sqlite:// or postgres://")
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        config["TEST"] = {"NAME": TEST_DB_NAME}
     return config
 
 
