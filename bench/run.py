@@ -1,4 +1,4 @@
-"""`make bench`: every performance figure of the project, each beside its baseline from the same run.
+"""`make bench`: every performance figure, each beside its baseline from the same run.
 
 Each section is a module of this package with `main(argv) -> None` that prints its figures.
 `make bench BENCH_ARGS="sender folders"` runs only the named sections.

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "commandcenter.outbox",
     "commandcenter.delivery",
     "commandcenter.signals",
+    "commandcenter.tracking",
     "commandcenter.api",
     "commandcenter.web",
 ]

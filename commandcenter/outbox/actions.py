@@ -47,7 +47,9 @@ def actions_for(email: Email) -> frozenset[str]:
 def _check(email: Email, action: str) -> None:
     if action not in actions_for(email):
         folder = Status(email.status).label if email.status in Status.values else email.status
-        raise ActionRefused(email, action, f"{action.title()} is not possible for a {folder} email.")
+        raise ActionRefused(
+            email, action, f"{action.title()} is not possible for a {folder} email."
+        )
 
 
 def archive(email: Email) -> Email:
@@ -59,7 +61,9 @@ def archive(email: Email) -> Email:
 
 def unarchive(email: Email) -> Email:
     _check(email, "unarchive")
-    transition_or_raise(email, Status.DELIVERED, kind="unarchived", updates={"sort_at": email.sent_at})
+    transition_or_raise(
+        email, Status.DELIVERED, kind="unarchived", updates={"sort_at": email.sent_at}
+    )
     return email
 
 
@@ -73,8 +77,14 @@ def retry(email: Email) -> Email:
         kind="retried",
         data={"previous_reason": email.reason},
         updates={
-            "send_at": now, "due_at": now, "sort_at": now, "attempts": 0, "last_error": "",
-            "handoff_started_at": None, "lease_until": None, "claimed_by": "",
+            "send_at": now,
+            "due_at": now,
+            "sort_at": now,
+            "attempts": 0,
+            "last_error": "",
+            "handoff_started_at": None,
+            "lease_until": None,
+            "claimed_by": "",
         },
     )
     return email

@@ -47,7 +47,9 @@ class Content:
         if not isinstance(self.subject, str) or not self.subject.strip():
             errors[prefix + "subject"] = "A subject is required."
         elif len(self.subject) > MAX_SUBJECT or "\n" in self.subject or "\r" in self.subject:
-            errors[prefix + "subject"] = f"The subject must be one line of at most {MAX_SUBJECT} characters."
+            errors[prefix + "subject"] = (
+                f"The subject must be one line of at most {MAX_SUBJECT} characters."
+            )
         for name in ("body_text", "body_html"):
             value = getattr(self, name)
             if not isinstance(value, str):
@@ -89,7 +91,7 @@ def _initial_state(
         return Status.FAILED, blocked[person.pk]
     missing = missing_fields(person, user, content.subject, content.body_text, content.body_html)
     if missing:
-        names = ", ".join("{{%s}}" % name for name in missing)
+        names = ", ".join(f"{{{{{name}}}}}" for name in missing)
         return Status.FAILED, f"Merge field {names} cannot be filled for this recipient."
     return Status.SCHEDULED, ""
 
@@ -119,7 +121,7 @@ def _new_email(
         send_at=None if draft else send_at,
         due_at=send_at if status == Status.SCHEDULED else None,
         failed_at=now if status == Status.FAILED else None,
-        sort_at={Status.SCHEDULED: send_at, Status.DRAFT: now}.get(status, now),
+        sort_at=send_at if status == Status.SCHEDULED else now,
     )
     return email
 
@@ -182,7 +184,10 @@ def compose_bulk(
     the batch: those emails are created in Failed with the reason.
     """
     errors: dict[str, str] = {}
-    limits = {Batch.Mode.SELECT_AND_SEND: MAX_SELECT_AND_SEND, Batch.Mode.GROUP: MAX_GROUP}
+    limits: dict[str, int] = {
+        Batch.Mode.SELECT_AND_SEND: MAX_SELECT_AND_SEND,
+        Batch.Mode.GROUP: MAX_GROUP,
+    }
     if mode not in limits:
         raise ComposeError({"mode": "Mode must be select_and_send or group."})
     content.check(errors)
@@ -190,7 +195,9 @@ def compose_bulk(
         errors["to"] = "Choose at least one recipient."
     elif len(recipients) > limits[mode]:
         label = Batch.Mode(mode).label
-        errors["to"] = f"{label} allows at most {limits[mode]:,} recipients; got {len(recipients):,}."
+        errors["to"] = (
+            f"{label} allows at most {limits[mode]:,} recipients; got {len(recipients):,}."
+        )
     addresses = _bulk_addresses(recipients, mode, errors)
     when = resolve_send_at(send_at, errors)
     if errors:
@@ -203,8 +210,13 @@ def compose_bulk(
         )
         emails = [
             _new_email(
-                user, people[address], recipient.content or content, when, blocked,
-                draft=False, batch=batch,
+                user,
+                people[address],
+                recipient.content or content,
+                when,
+                blocked,
+                draft=False,
+                batch=batch,
             )
             for address, recipient in zip(addresses, recipients, strict=True)
         ]
@@ -219,7 +231,9 @@ def _address(raw: object, errors: dict[str, str], key: str) -> str:
         return ""
 
 
-def _bulk_addresses(recipients: Sequence[Recipient], mode: str, errors: dict[str, str]) -> list[str]:
+def _bulk_addresses(
+    recipients: Sequence[Recipient], mode: str, errors: dict[str, str]
+) -> list[str]:
     addresses: list[str] = []
     seen: set[str] = set()
     for index, recipient in enumerate(recipients):
@@ -272,8 +286,11 @@ def edit_email(
     with transaction.atomic():
         person = people_by_address(user, [address])[address]
         fields = {
-            "person": person, "to_address": person.email, "subject": content.subject,
-            "body_text": content.body_text, "body_html": content.body_html,
+            "person": person,
+            "to_address": person.email,
+            "subject": content.subject,
+            "body_text": content.body_text,
+            "body_html": content.body_html,
         }
         if becomes_draft:
             _move(email, Status.DRAFT, fields, kind="unscheduled")
@@ -297,7 +314,10 @@ def _move(email: Email, target: str, fields: dict[str, Any], *, kind: str) -> No
         if not changed:
             raise ComposeError({"status": "The email is being sent and can no longer be edited."})
         Event.objects.create(
-            email_id=email.pk, kind="edited", from_status=target, to_status=target,
+            email_id=email.pk,
+            kind="edited",
+            from_status=target,
+            to_status=target,
             created_at=timezone.now(),
         )
         return

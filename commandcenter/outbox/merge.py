@@ -23,7 +23,7 @@ COMPANY_FALLBACK = "your company"
 class MissingMergeField(Exception):
     def __init__(self, fields: list[str]) -> None:
         self.fields = fields
-        names = ", ".join("{{%s}}" % name for name in fields)
+        names = ", ".join(f"{{{{{name}}}}}" for name in fields)
         super().__init__(f"merge field {names} cannot be filled for this recipient")
 
 

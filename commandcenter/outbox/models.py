@@ -119,13 +119,24 @@ class Event(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     detail = models.TextField(blank=True)
-    payload = models.TextField(blank=True, help_text="The raw input: SMTP reply, DSN, webhook body…")
+    payload = models.TextField(
+        blank=True, help_text="The raw input: SMTP reply, DSN, webhook body…"
+    )
     data = models.JSONField(default=dict, blank=True)
+    # For signals from outside: the same inbound message or webhook twice records one event.
+    dedupe_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:
         indexes = [models.Index(fields=["email", "created_at"])]
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="event_dedupe_per_email",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status}"

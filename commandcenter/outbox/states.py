@@ -47,7 +47,14 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     Status.BOUNCED: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.FAILED}),
     Status.SPAM: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.BOUNCED}),
     Status.DELETED: frozenset(
-        {Status.ARCHIVED, Status.SCHEDULED, Status.DRAFT, Status.FAILED, Status.BOUNCED, Status.SPAM}
+        {
+            Status.ARCHIVED,
+            Status.SCHEDULED,
+            Status.DRAFT,
+            Status.FAILED,
+            Status.BOUNCED,
+            Status.SPAM,
+        }
     ),
 }
 
@@ -74,12 +81,13 @@ def is_allowed(source: str, target: str) -> bool:
 
 def sort_date_field(target: str) -> str | None:
     """The timestamp that a folder's list is sorted by, stamped when an email enters it."""
-    return {
+    stamps: dict[str, str] = {
         Status.DELIVERED: "sent_at",
         Status.FAILED: "failed_at",
         Status.BOUNCED: "failed_at",
         Status.SPAM: "failed_at",
-    }.get(target)
+    }
+    return stamps.get(target)
 
 
 def transition(
@@ -92,6 +100,7 @@ def transition(
     data: Mapping[str, Any] | None = None,
     sources: Iterable[str] | None = None,
     updates: Mapping[str, Any] | None = None,
+    dedupe_key: str = "",
 ) -> bool:
     """Move one email to `target` and record the Event; True when this call made the move.
 
@@ -132,6 +141,7 @@ def transition(
             detail=reason,
             payload=payload,
             data=dict(data or {}),
+            dedupe_key=dedupe_key,
             created_at=now,
         )
     return True

@@ -43,7 +43,9 @@ class Suppression(models.Model):
         DOMAIN = "domain", "Domain"
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ADDRESS)
-    value = models.CharField(max_length=254, unique=True, help_text="Lower-cased address or domain.")
+    value = models.CharField(
+        max_length=254, unique=True, help_text="Lower-cased address or domain."
+    )
     reason = models.CharField(max_length=500)
     source = models.CharField(max_length=50, default="manual")
     created_at = models.DateTimeField(auto_now_add=True)

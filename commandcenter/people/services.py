@@ -68,7 +68,8 @@ def blocking_reason(person: Person, address: str | None = None) -> str | None:
         return None
     if suppression.kind == Suppression.Kind.DOMAIN:
         return f"Recipient's domain {suppression.value} is blocked: {suppression.reason}"
-    return f"Recipient is on the suppression list since {suppression.created_at:%Y-%m-%d}: {suppression.reason}"
+    since = f"{suppression.created_at:%Y-%m-%d}"
+    return f"Recipient is on the suppression list since {since}: {suppression.reason}"
 
 
 def blocking_reasons(people: Iterable[Person]) -> dict[int, str]:
