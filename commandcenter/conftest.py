@@ -8,6 +8,12 @@ from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    # The production hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return create_user("alice", email="alice@example.com", password="alice-pass")

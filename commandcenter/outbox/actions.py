@@ -62,7 +62,10 @@ def archive(email: Email) -> Email:
 def unarchive(email: Email) -> Email:
     _check(email, "unarchive")
     transition_or_raise(
-        email, Status.DELIVERED, kind="unarchived", updates={"sort_at": email.sent_at}
+        email,
+        Status.DELIVERED,
+        kind="unarchived",
+        updates={"sent_at": email.sent_at, "sort_at": email.sent_at},
     )
     return email
 
