@@ -55,9 +55,13 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         when, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return dt.datetime.fromisoformat(when), int(pk)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        moment, number = dt.datetime.fromisoformat(when), int(pk)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as error:
         raise BadCursor("The cursor is not one this API gave out.") from error
+    # Decodable is not enough: it must be something encode_cursor could have produced.
+    if moment.tzinfo is None or not 0 < number < 2**63:
+        raise BadCursor("The cursor is not one this API gave out.")
+    return moment, number
 
 
 def folder_page(

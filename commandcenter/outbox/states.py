@@ -8,10 +8,12 @@ email's current status, or another process got there first.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -113,14 +115,7 @@ def transition(
     if sources is not None:
         allowed = allowed & frozenset(sources)
     now = timezone.now()
-    values: dict[str, Any] = {"status": target, "reason": reason, "updated_at": now}
-    values.update(updates or {})
-    stamp = sort_date_field(target)
-    if stamp:
-        values.setdefault(stamp, now)
-        values.setdefault("sort_at", values[stamp])
-    elif target == Status.DRAFT:
-        values.setdefault("sort_at", now)
+    values = _status_values(target, reason, updates, now)
     with transaction.atomic():
         previous = (
             Email.objects.filter(pk=email_id, status__in=allowed)
@@ -145,6 +140,80 @@ def transition(
             created_at=now,
         )
     return True
+
+
+def _status_values(
+    target: str, reason: str, updates: Mapping[str, Any] | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The columns one move writes: status, reason, and the date its new folder sorts by."""
+    values: dict[str, Any] = {"status": target, "reason": reason, "updated_at": now}
+    values.update(updates or {})
+    stamp = sort_date_field(target)
+    if stamp:
+        values.setdefault(stamp, now)
+        values.setdefault("sort_at", values[stamp])
+    elif target == Status.DRAFT:
+        values.setdefault("sort_at", now)
+    return values
+
+
+def transition_many(
+    email_ids: Iterable[int],
+    target: str,
+    *,
+    source: str,
+    kind: str,
+    reason: str = "",
+    payload: str = "",
+    data: Mapping[str, Any] | None = None,
+    updates: Mapping[str, Any] | None = None,
+    where: Q | None = None,
+) -> list[int]:
+    """Move those of `email_ids` that are in `source` (and match `where`) to `target`.
+
+    One conditional UPDATE for all of them and one Event each, in one transaction; returns
+    the ids this call moved. `where` narrows the condition further (e.g. "still claimed by
+    this worker", "handoff never started"), so a check and its move can never drift apart.
+    """
+    from commandcenter.outbox.models import Email, Event
+
+    if source not in ALLOWED[target]:
+        raise ValueError(f"the state machine has no move from {source} to {target}")
+    ids = list(email_ids)
+    if not ids:
+        return []
+    now = timezone.now()
+    condition = Q(pk__in=ids, status=source) & (where or Q())
+    values = _status_values(target, reason, updates, now)
+    # No savepoint when nested: the caller's transaction is the unit (and one round trip less).
+    with transaction.atomic(savepoint=False):
+        if len(ids) == 1:
+            # One row: the UPDATE's row count says whether we won, no lock needed.
+            moved = ids if Email.objects.filter(condition).update(**values) else []
+        else:
+            # Lock the rows first so that the ids we read are exactly the ids we update
+            # (SQLite's IMMEDIATE transactions already hold the write lock here).
+            moved = list(
+                Email.objects.select_for_update(of=("self",))
+                .filter(condition)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            Email.objects.filter(condition, pk__in=moved).update(**values)
+        Event.objects.bulk_create(
+            Event(
+                email_id=email_id,
+                kind=kind,
+                from_status=source,
+                to_status=target,
+                detail=reason,
+                payload=payload,
+                data=dict(data or {}),
+                created_at=now,
+            )
+            for email_id in moved
+        )
+    return moved
 
 
 def transition_or_raise(email: Email, target: str, **kwargs: Any) -> None:

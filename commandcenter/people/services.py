@@ -11,12 +11,17 @@ from django.db.models.functions import Lower
 from commandcenter.accounts.models import User
 from commandcenter.people.models import Person, Suppression
 
+MAX_ADDRESS = 254
+
 
 def normalise_address(raw: object) -> str:
     """A lower-cased, validated address; ValidationError naming the bad value otherwise."""
     if not isinstance(raw, str):
         raise ValidationError(f"{raw!r} is not an email address.")
     address = raw.strip()
+    if len(address) > MAX_ADDRESS:
+        # validate_email allows 320; the email columns (and SMTP paths) hold 254.
+        raise ValidationError(f"An email address has at most {MAX_ADDRESS} characters.")
     try:
         validate_email(address)
     except ValidationError:

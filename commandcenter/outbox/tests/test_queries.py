@@ -1,4 +1,6 @@
+import base64
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -50,7 +52,22 @@ def test_it_searches_recipient_and_subject(alice):
     assert [e.to_address for e in page.emails] == ["zed@zeta.example"]
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "!!!", "eyJhIjoxfQ"])
+def cursor_of(*values):
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "!!!",
+        "eyJhIjoxfQ",
+        cursor_of("2026-01-01T00:00:00", 5),  # no offset
+        cursor_of("2026-01-01T00:00:00+00:00", 2**70),
+        cursor_of("2026-01-01T00:00:00+00:00", -1),
+        cursor_of("2026-01-01T00:00:00+00:00", "Infinity"),
+    ],
+)
 def test_it_refuses_a_cursor_it_did_not_give_out(alice, cursor):
     with pytest.raises(BadCursor):
         folder_page([alice.pk], "delivered", cursor=cursor)

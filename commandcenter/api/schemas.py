@@ -1,0 +1,281 @@
+"""What goes in and out of the API: request schemas (strict: unknown fields are refused),
+response schemas (for the OpenAPI document), and the functions that build responses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool
+
+from commandcenter.api.errors import text_problem
+from commandcenter.outbox.actions import actions_for
+from commandcenter.outbox.models import Batch, Email, Event
+from commandcenter.outbox.states import Status
+from commandcenter.people.models import Person
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(f"The text {problem}")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    """Only ISO 8601 strings are times here (pydantic would also take a Unix timestamp)."""
+    if not isinstance(value, str):
+        raise ValueError("Expected an ISO 8601 time with an offset, e.g. 2026-12-01T09:00:00+01:00")
+    return value
+
+
+def _in_range(value: dt.datetime) -> dt.datetime:
+    # A time at the edge of the calendar breaks when it is moved to UTC for the database.
+    try:
+        if value.tzinfo is not None:
+            value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("The time is out of range") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+IsoTime = Annotated[dt.datetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+
+
+class Input(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="What went wrong, for a person to read.")
+    errors: dict[str, str] | None = Field(None, description="field: message, where useful.")
+
+
+# Bad JSON (400), no token (401), view-as refused (403), too big (413), bad fields (422).
+COMMON_ERRORS = (400, 401, 403, 413, 422)
+
+
+def answers(ok: dict[int, Any], *more_errors: int) -> dict[Any, Any]:
+    """A route's `response=`: its success schema and the error codes it can answer with."""
+    codes = frozenset(COMMON_ERRORS + more_errors) - set(ok)
+    return {codes: ErrorOut, **ok}
+
+
+# --- emails in ---------------------------------------------------------------------------
+
+
+class EmailIn(Input):
+    to: Text = Field(description="The recipient's address; the person is found or created.")
+    subject: Text
+    body_text: Text = ""
+    body_html: Text = ""
+    send_at: IsoTime | None = Field(None, description="ISO 8601 with an offset; absent means now.")
+    draft: StrictBool = False
+
+
+class EmailPatch(Input):
+    """Only the fields given change. `draft: false` schedules a draft, `true` unschedules."""
+
+    to: Text | None = None
+    subject: Text | None = None
+    body_text: Text | None = None
+    body_html: Text | None = None
+    send_at: IsoTime | None = None
+    draft: StrictBool | None = None
+
+
+class RecipientIn(Input):
+    """One Select-and-Send recipient; the fields given replace the shared content for them."""
+
+    to: Text
+    subject: Text | None = None
+    body_text: Text | None = None
+    body_html: Text | None = None
+
+
+def _recipient(value: object) -> object:
+    if isinstance(value, str):
+        return {"to": value}
+    if not isinstance(value, dict):
+        raise ValueError('Each recipient is an address or an object with "to"')
+    return value
+
+
+RecipientItem = Annotated[RecipientIn, BeforeValidator(_recipient)]
+
+
+class BulkIn(Input):
+    mode: Literal["select_and_send", "group"]
+    to: list[RecipientItem] = Field(
+        description="Addresses; for select_and_send an item may also be an object "
+        '{"to", "subject"?, "body_text"?, "body_html"?} overriding that copy.'
+    )
+    subject: Text
+    body_text: Text = ""
+    body_html: Text = ""
+    send_at: IsoTime | None = None
+    draft: StrictBool = Field(False, description="Always refused: bulk emails cannot be drafts.")
+
+
+# --- emails out --------------------------------------------------------------------------
+
+
+class PersonBrief(Schema):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    company: str
+    title: str
+
+
+class EmailOut(Schema):
+    id: int
+    status: str
+    reason: str
+    to: str
+    subject: str
+    body_text: str
+    body_html: str
+    send_at: dt.datetime | None
+    sent_at: dt.datetime | None
+    failed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    message_id: str
+    batch: int | None
+    person: PersonBrief
+    attempts: int
+    last_error: str
+    next_attempt_at: dt.datetime | None = Field(
+        description="When the sender next tries (scheduled emails only)."
+    )
+    opens: int
+    clicks: int
+    replies: int
+    actions: list[str] = Field(description="The quick actions its folder offers.")
+
+
+class EventOut(Schema):
+    id: int
+    kind: str
+    from_status: str
+    to_status: str
+    detail: str
+    data: dict[str, Any]
+    payload: str
+    created_at: dt.datetime
+
+
+class EmailDetailOut(EmailOut):
+    events: list[EventOut]
+
+
+class BulkOut(Schema):
+    batch: int
+    emails: list[EmailOut]
+
+
+class FoldersOut(Schema):
+    delivered: int
+    archived: int
+    scheduled: int
+    draft: int
+    in_progress: int
+    failed: int
+    bounced: int
+    spam: int
+
+
+class BatchOut(Schema):
+    id: int
+    mode: str
+    subject: str
+    size: int
+    created_at: dt.datetime
+    folders: FoldersOut
+    emails: list[EmailOut]
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    email: str
+    name: str
+    team: str | None
+    is_admin: bool
+    viewing_as: str = Field(description="Whose data this request sees: a username or team:NAME.")
+    can_view_as: list[str]
+
+
+def person_brief(person: Person) -> dict[str, Any]:
+    return {
+        "id": person.pk,
+        "email": person.email,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "company": person.company,
+        "title": person.title,
+    }
+
+
+def email_json(email: Email) -> dict[str, Any]:
+    return {
+        "id": email.pk,
+        "status": email.status,
+        "reason": email.reason,
+        "to": email.to_address,
+        "subject": email.subject,
+        "body_text": email.body_text,
+        "body_html": email.body_html,
+        "send_at": email.send_at,
+        "sent_at": email.sent_at,
+        "failed_at": email.failed_at,
+        "created_at": email.created_at,
+        "updated_at": email.updated_at,
+        "message_id": email.message_id,
+        "batch": email.batch_id,
+        "person": person_brief(email.person),
+        "attempts": email.attempts,
+        "last_error": email.last_error,
+        "next_attempt_at": email.due_at if email.status == Status.SCHEDULED else None,
+        "opens": email.opens,
+        "clicks": email.clicks,
+        "replies": email.replies,
+        "actions": sorted(actions_for(email)),
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "detail": event.detail,
+        "data": event.data if isinstance(event.data, dict) else {"value": event.data},
+        "payload": event.payload,
+        "created_at": event.created_at,
+    }
+
+
+def email_detail_json(email: Email) -> dict[str, Any]:
+    events = email.events.order_by("created_at", "id")
+    return email_json(email) | {"events": [event_json(event) for event in events]}
+
+
+def batch_json(batch: Batch, emails: list[Email], folders: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": batch.pk,
+        "mode": batch.mode,
+        "subject": batch.subject,
+        "size": batch.size,
+        "created_at": batch.created_at,
+        "folders": folders,
+        "emails": [email_json(email) for email in emails],
+    }
