@@ -1,0 +1,62 @@
+"""`commandcenter worker [--once]`: send due emails until stopped (or once, for cron and tests)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError, close_old_connections
+
+from commandcenter.delivery.sender import Sender
+
+PAUSE_SECONDS = 2.0
+log = logging.getLogger("commandcenter.delivery")
+
+
+class Command(BaseCommand):
+    help = "Send due emails: claim, send, record; loops until SIGTERM or SIGINT."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--once", action="store_true", help="Send everything due now, then exit."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stopping = False
+        sender = Sender()
+        if options["once"]:
+            handled = sender.drain()
+            self.stdout.write(f"worker {sender.worker_id}: {handled} email(s) handled")
+            return
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        self.stdout.write(f"worker {sender.worker_id} started", ending="\n")
+        self.stdout.flush()
+        while not self.stopping:
+            self.drain(sender)
+            self.pause()
+        self.stdout.write(f"worker {sender.worker_id} stopped")
+
+    def drain(self, sender: Sender) -> None:
+        """Batch after batch until nothing is due, honouring a stop request between batches."""
+        try:
+            while not self.stopping and sender.run_once():
+                pass
+        except DatabaseError as error:
+            # The database is down or restarting: keep the worker alive and try again.
+            # What the batch held stays In Progress until its lease runs out, then recovery
+            # sorts it out like after a crash.
+            log.warning("worker %s: database error, retrying: %s", sender.worker_id, error)
+            close_old_connections()
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def pause(self) -> None:
+        deadline = time.monotonic() + PAUSE_SECONDS
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.1)

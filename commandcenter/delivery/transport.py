@@ -1,0 +1,249 @@
+"""One connection to the mail server for a batch, and what a refusal or a failure means.
+
+Django's email backend (chosen by EMAIL_URL) opens the connection. For SMTP we run the
+MAIL / RCPT / DATA transaction ourselves on that connection, so that every reply carries the
+stage it came at and the server's final "250 … queued as …" can be kept with the email.
+Any other backend (django-anymail ESPs, locmem, console) sends through `send_messages`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from typing import Any
+
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import sanitize_address
+
+# HTTP statuses from an ESP that mean "try again later" rather than "this message is bad".
+TRANSIENT_HTTP = frozenset({408, 429})
+
+
+class DeliveryError(Exception):
+    """The mail server (or ESP) did not take the email.
+
+    `permanent`: retrying cannot help (a 5xx reply). `connection_lost`: the connection is
+    gone or unusable, so the next email needs a new one.
+    """
+
+    def __init__(self, text: str, *, permanent: bool = False, connection_lost: bool = False):
+        super().__init__(text)
+        self.text = text
+        self.permanent = permanent
+        self.connection_lost = connection_lost
+
+
+@dataclass
+class Outgoing:
+    """A message ready to go: for SMTP, its envelope and bytes, made before the handoff so
+    that a message that cannot be serialized fails before anything was handed over."""
+
+    message: EmailMessage
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+    data: bytes = b""
+
+
+@dataclass
+class Receipt:
+    """What the server said when it accepted the email: kept in the "sent" Event."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def refusal(code: int, reply: bytes | str, stage: str) -> DeliveryError:
+    text = reply if isinstance(reply, str) else reply.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return DeliveryError(
+        f"{code} {text} (at {stage})",
+        permanent=500 <= code < 600,
+        # 421: the server is closing the connection.
+        connection_lost=code == 421,
+    )
+
+
+def connection_problem(error: BaseException) -> DeliveryError:
+    """A refused, dropped or stalled connection: always worth another try later."""
+    host = f"{getattr(settings, 'EMAIL_HOST', '?')}:{getattr(settings, 'EMAIL_PORT', '?')}"
+    if isinstance(error, smtplib.SMTPConnectError):
+        return refusal(error.smtp_code, error.smtp_error, "greeting")
+    if isinstance(error, smtplib.SMTPResponseException):
+        # Before any email was handed over (AUTH, STARTTLS): about the server, not the email.
+        problem = refusal(error.smtp_code, error.smtp_error, "connecting")
+        return DeliveryError(problem.text, connection_lost=True)
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(
+        error.__context__, TimeoutError
+    ):
+        # smtplib reports a read that timed out as a disconnection.
+        error = error.__context__
+    if isinstance(error, ConnectionRefusedError):
+        text = f"connection refused by the mail server at {host}"
+    elif isinstance(error, TimeoutError):
+        text = f"the mail server at {host} did not answer in time"
+    elif isinstance(error, smtplib.SMTPServerDisconnected):
+        text = f"the mail server at {host} closed the connection ({error})"
+    else:
+        text = f"could not talk to the mail server at {host}: {type(error).__name__}: {error}"
+    return DeliveryError(text, connection_lost=True)
+
+
+def esp_problem(error: AnymailError) -> DeliveryError:
+    if isinstance(error, AnymailRecipientsRefused):
+        return DeliveryError(str(error), permanent=True)
+    status = getattr(error, "status_code", None)
+    transient = isinstance(error, AnymailAPIError) and (
+        status is None or status >= 500 or status in TRANSIENT_HTTP
+    )
+    return DeliveryError(str(error), permanent=not transient)
+
+
+class Transport:
+    """The connection of one batch. Use as a context manager; it closes on exit."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self.is_smtp = isinstance(self.backend, SmtpBackend)
+        # Set when connecting failed: the server is unreachable for the rest of the batch,
+        # so the other emails are deferred at once instead of each waiting for a timeout.
+        self.unreachable: DeliveryError | None = None
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Make sure a connection is open; DeliveryError when the server cannot be reached."""
+        if self.unreachable is not None:
+            raise self.unreachable
+        try:
+            self.backend.open()
+        except (OSError, AnymailError) as error:
+            self.drop()
+            self.unreachable = (
+                esp_problem(error) if isinstance(error, AnymailError) else connection_problem(error)
+            )
+            raise self.unreachable from error
+
+    def prepare(self, message: EmailMessage) -> Outgoing:
+        """Serialize the message; ValueError (or UnicodeError) when it cannot be."""
+        if not self.is_smtp:
+            # The backend serializes it itself (for an ESP: into its API's JSON).
+            return Outgoing(message)
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        return Outgoing(
+            message,
+            sender=sanitize_address(message.from_email, encoding),
+            recipients=[sanitize_address(address, encoding) for address in message.recipients()],
+            data=message.message().as_bytes(linesep="\r\n"),
+        )
+
+    def send(self, outgoing: Outgoing) -> Receipt:
+        """Hand one message over; DeliveryError when it was not accepted."""
+        try:
+            if self.is_smtp:
+                return self._send_smtp(outgoing)
+            return self._send_through_backend(outgoing.message)
+        except DeliveryError as error:
+            if error.connection_lost:
+                self.drop()
+            raise
+
+    def _send_smtp(self, outgoing: Outgoing) -> Receipt:
+        assert isinstance(self.backend, SmtpBackend)
+        connection = self.backend.connection
+        if connection is None:
+            raise DeliveryError("not connected to the mail server", connection_lost=True)
+        try:
+            reply = smtp_transaction(
+                connection, outgoing.sender, outgoing.recipients, outgoing.data
+            )
+        except DeliveryError as error:
+            if not error.connection_lost:
+                self._reset(connection)
+            raise
+        except OSError as error:  # smtplib's exceptions are OSErrors too
+            raise connection_problem(error) from error
+        return Receipt({"smtp_reply": reply})
+
+    def _send_through_backend(self, message: EmailMessage) -> Receipt:
+        try:
+            self.backend.send_messages([message])
+        except AnymailError as error:
+            raise esp_problem(error) from error
+        except OSError as error:
+            raise connection_problem(error) from error
+        status = getattr(message, "anymail_status", None)
+        if status is None:
+            return Receipt()
+        return Receipt(
+            {
+                "anymail_status": {
+                    "message_id": _json_safe(status.message_id),
+                    "status": sorted(status.status or []),
+                }
+            }
+        )
+
+    def _reset(self, connection: smtplib.SMTP) -> None:
+        """After a refused email, RSET so the connection can carry the next one."""
+        try:
+            connection.rset()
+        except OSError:
+            self.drop()
+
+    def drop(self) -> None:
+        """Forget a broken connection without talking to the server again."""
+        if not isinstance(self.backend, SmtpBackend):
+            return
+        connection, self.backend.connection = self.backend.connection, None
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        try:
+            self.backend.close()
+        except (OSError, AnymailError):
+            # Saying goodbye failed; every email of the batch is already recorded.
+            self.drop()
+
+
+def smtp_transaction(
+    connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> str:
+    """MAIL FROM, RCPT TO, DATA on an open connection; the server's final reply.
+
+    A refusal raises DeliveryError naming the stage; a broken connection raises smtplib's or
+    the socket's own error.
+    """
+    connection.ehlo_or_helo_if_needed()
+    options: list[str] = []
+    if connection.does_esmtp and connection.has_extn("size"):
+        options.append(f"size={len(data)}")
+    code, reply = connection.mail(sender, options)
+    if code != 250:
+        raise refusal(code, reply, "MAIL FROM")
+    for recipient in recipients:
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            raise refusal(code, reply, "RCPT TO")
+    try:
+        code, reply = connection.data(data)
+    except smtplib.SMTPDataError as error:
+        # The DATA command itself was refused (smtplib raises instead of returning).
+        raise refusal(error.smtp_code, error.smtp_error, "DATA") from error
+    if code != 250:
+        raise refusal(code, reply, "DATA")
+    return f"{code} {reply.decode('utf-8', 'replace')}"
+
+
+def _json_safe(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, set | frozenset | list | tuple):
+        return sorted(str(item) for item in value)
+    return str(value)
