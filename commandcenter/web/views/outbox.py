@@ -1,0 +1,239 @@
+"""The Command Center page, an email's page, and the quick actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from commandcenter.outbox.actions import ACTIONS, ActionRefused, apply
+from commandcenter.outbox.models import Batch, Email
+from commandcenter.outbox.queries import BadCursor, folder_counts, folder_page
+from commandcenter.outbox.states import FOLDERS, IllegalTransition, Status
+from commandcenter.web.decorators import web_view
+from commandcenter.web.folders import (
+    ACTION_LABELS,
+    DATE_LABELS,
+    FOLDER_LABELS,
+    STATUS_LABELS,
+    main_tab_of,
+    tab_bar,
+)
+from commandcenter.web.rows import build_rows, row_actions
+from commandcenter.web.scope import scope_for, signed_in_user
+
+MAX_SELECTION = 1000
+MAX_REFUSALS_SHOWN = 5
+BULK_ACTIONS = ("archive", "unarchive", "retry", "delete")
+# Folders whose rows change by themselves within seconds: the list refreshes itself.
+LIVE_FOLDERS = frozenset({Status.IN_PROGRESS})
+
+
+@web_view
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("web:folder", name=Status.DELIVERED)
+
+
+@web_view
+@require_GET
+def folder(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in FOLDERS:
+        raise Http404
+    scope = scope_for(request)
+    search = request.GET.get("q", "").strip()[:200]
+    try:
+        page = folder_page(
+            scope.owner_ids, name, cursor=request.GET.get("cursor") or None, search=search
+        )
+    except BadCursor:
+        return HttpResponseBadRequest(_("This page link is broken; open the folder again."))
+    user = signed_in_user(request)
+    context = {
+        "folder": name,
+        "folder_label": FOLDER_LABELS[name],
+        "date_label": DATE_LABELS[name],
+        "main_tab": main_tab_of(name),
+        "rows": build_rows(page.emails, name, own_ids={user.pk} if scope.is_own else set()),
+        "next_cursor": page.next_cursor,
+        "is_first_page": not request.GET.get("cursor"),
+        "search": search,
+        "scope": scope,
+        "bulk_actions": _bulk_actions(name) if scope.is_own else [],
+        "live": name in LIVE_FOLDERS,
+        **_row_context(name),
+    }
+    if request.headers.get("HX-Request") and request.GET.get("part") == "rows":
+        # The live list's poll: the rows alone (the tab bar polls for itself).
+        return render(request, "web/_rows.html", context)
+    context["tabs"] = tab_bar(name, folder_counts(scope.owner_ids))
+    return render(request, "web/folder.html", context)
+
+
+def _row_context(name: str) -> dict[str, object]:
+    """What every row prints alike, worked out once per page instead of once per row."""
+    return {
+        "folder_url": reverse("web:folder", args=[name]),
+        # Row links are these prefixes plus the id: one reverse() a page, not three a row.
+        "email_url": reverse("web:email", args=[0]).removesuffix("0/"),
+        "batch_url": reverse("web:batch_rows", args=[0, name]).removesuffix(f"0/{name}/"),
+        # Every email of a folder has the folder's status.
+        "status_label": STATUS_LABELS[name],
+        "text": {
+            "select": _("Select"),
+            "group": _("Group email"),
+            "no_subject": _("(no subject)"),
+            "edit": _("Edit"),
+            "campaign_locked": _(
+                "Campaign emails cannot be deleted: remove the person from the campaign."
+            ),
+        },
+    }
+
+
+def _bulk_actions(folder_name: str) -> list[tuple[str, object]]:
+    offered = ACTIONS.get(folder_name, frozenset())
+    return [(action, ACTION_LABELS[action]) for action in BULK_ACTIONS if action in offered]
+
+
+@web_view
+@require_GET
+def tabs(request: HttpRequest) -> HttpResponse:
+    """The tab bar alone, with fresh counts: htmx polls it so counts change without a reload."""
+    name = request.GET.get("folder", "")
+    if name not in FOLDERS:
+        name = Status.DELIVERED
+    scope = scope_for(request)
+    context = {"folder": name, "tabs": tab_bar(name, folder_counts(scope.owner_ids))}
+    return render(request, "web/_tabs.html", context)
+
+
+def viewable_email(request: HttpRequest, email_id: int) -> Email:
+    """An email the user may look at (theirs, or their team's for an admin); 404 otherwise."""
+    viewable = signed_in_user(request).viewable_users()
+    return get_object_or_404(
+        Email.objects.visible().select_related("person", "batch"),
+        pk=email_id,
+        owner__in=viewable,
+    )
+
+
+@web_view
+@require_GET
+def email_detail(request: HttpRequest, email_id: int) -> HttpResponse:
+    email = viewable_email(request, email_id)
+    user = signed_in_user(request)
+    context = {
+        "email": email,
+        "events": list(email.events.all()),
+        "actions": row_actions(email, editable=email.owner_id == user.pk),
+        "action_labels": ACTION_LABELS,
+        "back": reverse("web:folder", args=[email.status])
+        if email.status in FOLDERS
+        else reverse("web:home"),
+    }
+    return render(request, "web/email.html", context)
+
+
+@web_view
+@require_GET
+def batch_rows(request: HttpRequest, batch_id: int, name: str) -> HttpResponse:
+    """A Group email's copies in one folder, for its expanded row."""
+    if name not in FOLDERS:
+        raise Http404
+    scope = scope_for(request)
+    batch = get_object_or_404(Batch, pk=batch_id, owner_id__in=scope.owner_ids)
+    emails = list(
+        Email.objects.filter(batch=batch, status=name)
+        .select_related("person")
+        .order_by("-sort_at", "-id")[:MAX_SELECTION]
+    )
+    return render(request, "web/_batch_members.html", {"emails": emails, "batch": batch})
+
+
+def _selected_ids(request: HttpRequest) -> tuple[str, list[int]] | None:
+    """(action, email ids) from the row button pressed, or from the selection; None if bad."""
+    one = request.POST.get("one", "")
+    if one:
+        raw_ids, _sep, action = one.rpartition(":")
+        values = [raw_ids]
+    else:
+        action = request.POST.get("action", "")
+        values = request.POST.getlist("ids")
+    try:
+        ids = sorted({int(part) for value in values for part in value.split(",") if part})
+    except ValueError:
+        return None
+    if action not in BULK_ACTIONS or not ids or len(ids) > MAX_SELECTION:
+        return None
+    return action, ids
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("web:home")
+
+
+@web_view
+@require_POST
+def email_actions(request: HttpRequest) -> HttpResponse:
+    """Archive / Unarchive / Retry Send / Delete on one row or a selection; Delete confirms."""
+    selected = _selected_ids(request)
+    back = _safe_next(request)
+    if selected is None:
+        messages.error(request, _("Choose one or more emails and an action."))
+        return redirect(back)
+    action, ids = selected
+    user = signed_in_user(request)
+    emails = list(Email.objects.visible().filter(owner=user, pk__in=ids).order_by("-sort_at"))
+    if len(emails) != len(ids):
+        # Someone else's email, or one that no longer exists: act on none of them.
+        raise Http404
+    if action == "delete" and request.POST.get("confirmed") != "yes":
+        context = {"emails": emails, "ids": ",".join(map(str, ids)), "next": back}
+        return render(request, "web/confirm_delete.html", context)
+    done, refused = _apply_all(emails, action)
+    if done:
+        messages.success(request, _done_message(action, done))
+    for why in refused[:MAX_REFUSALS_SHOWN]:
+        messages.error(request, why)
+    if len(refused) > MAX_REFUSALS_SHOWN:
+        more = len(refused) - MAX_REFUSALS_SHOWN
+        messages.error(request, _("…and %(n)d more could not be changed.") % {"n": more})
+    return redirect(back)
+
+
+def _apply_all(emails: list[Email], action: str) -> tuple[int, list[str]]:
+    done, refused = 0, []
+    for email in emails:
+        if action == "delete" and "delete" not in row_actions(email, editable=True):
+            refused.append(_("Campaign emails cannot be deleted: %(to)s") % {"to": email})
+            continue
+        try:
+            apply(email, action)
+        except (ActionRefused, IllegalTransition) as error:
+            refused.append(str(error))
+        else:
+            done += 1
+    return done, refused
+
+
+def _done_message(action: str, count: int) -> str:
+    templates = {
+        "archive": ngettext("Archived %(n)d email.", "Archived %(n)d emails.", count),
+        "unarchive": ngettext("Unarchived %(n)d email.", "Unarchived %(n)d emails.", count),
+        "retry": ngettext(
+            "%(n)d email will be sent again.", "%(n)d emails will be sent again.", count
+        ),
+        "delete": ngettext("Deleted %(n)d email.", "Deleted %(n)d emails.", count),
+    }
+    return templates[action] % {"n": count}

@@ -1,0 +1,106 @@
+"""People: list and search, add, edit, do-not-contact, and CSV import with a preview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from commandcenter.people.importer import import_people_csv
+from commandcenter.people.models import Person
+from commandcenter.web.decorators import web_view
+from commandcenter.web.forms import ImportForm, PersonForm
+from commandcenter.web.scope import scope_for, signed_in_user
+
+PEOPLE_PER_PAGE = 50
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+@web_view
+def people(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request)
+    search = request.GET.get("q", "").strip()[:200]
+    queryset = Person.objects.filter(owner_id__in=scope.owner_ids)
+    if search:
+        queryset = queryset.filter(
+            Q(email__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+            | Q(company__icontains=search)
+        )
+    paginator = Paginator(
+        queryset.order_by("last_name", "first_name", "email", "pk"), PEOPLE_PER_PAGE
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    context = {"page": page, "search": search, "scope": scope}
+    return render(request, "web/people.html", context)
+
+
+@web_view
+def person_form(request: HttpRequest, person_id: int | None = None) -> HttpResponse:
+    user = signed_in_user(request)
+    person = get_object_or_404(Person, pk=person_id, owner=user) if person_id else None
+    form = PersonForm(request.POST or None, instance=person, owner=user)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, _("Saved %(person)s.") % {"person": saved})
+        return redirect("web:people")
+    return render(request, "web/person_form.html", {"form": form, "person": person})
+
+
+@web_view
+@require_POST
+def do_not_contact(request: HttpRequest, person_id: int) -> HttpResponse:
+    person = get_object_or_404(Person, pk=person_id, owner=signed_in_user(request))
+    person.do_not_contact = request.POST.get("value") != "off"
+    person.save(update_fields=["do_not_contact", "updated_at"])
+    if person.do_not_contact:
+        messages.success(request, _("%(person)s is marked do-not-contact.") % {"person": person})
+    else:
+        messages.success(request, _("%(person)s may be contacted again.") % {"person": person})
+    return redirect("web:people")
+
+
+@web_view
+def import_people(request: HttpRequest) -> HttpResponse:
+    """Upload shows a preview (a dry run); confirming imports exactly the previewed file."""
+    user = signed_in_user(request)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, object] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        data = _csv_text(form)
+        if data is not None:
+            confirmed = request.POST.get("confirmed") == "yes"
+            report = import_people_csv(user, data, dry_run=not confirmed)
+            if confirmed and not report.errors:
+                messages.success(
+                    request,
+                    _("Imported: %(created)d new, %(updated)d updated.")
+                    % {"created": report.created, "updated": report.updated},
+                )
+                return redirect("web:people")
+            context.update(report=report, csv_text=data)
+    return render(request, "web/import.html", context)
+
+
+def _csv_text(form: ImportForm) -> str | None:
+    upload = form.cleaned_data.get("file")
+    if upload is None:
+        text = form.cleaned_data.get("csv_text") or ""
+        if not text:
+            form.add_error("file", _("Choose a CSV file."))
+            return None
+        return text
+    if upload.size > MAX_CSV_BYTES:
+        form.add_error("file", _("The file is larger than 5 MB."))
+        return None
+    raw = upload.read()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.add_error("file", _("The file is not UTF-8 text."))
+        return None
