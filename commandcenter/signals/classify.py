@@ -248,7 +248,7 @@ def _recipient(
     if not reply_code:
         reply_code = dsn.reply_code(parsed.report_text) if not context else ""
     permanent = _is_permanent(action, status, reply_code, parsed)
-    command = dsn.smtp_command(context) or dsn.smtp_command(parsed.report_text)
+    command = dsn.smtp_command(context) or parsed.report_command
     reason = reason_for(
         context,
         status,

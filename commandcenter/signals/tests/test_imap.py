@@ -73,9 +73,12 @@ class Dovecot:
     root: Path
     port: int
 
-    def deliver(self, user: str, raw: bytes) -> None:
-        """Put a message in the user's Maildir, as a local delivery agent would."""
+    def deliver(self, user: str, raw: bytes, folder: str = "") -> None:
+        """Put a message in the user's Maildir (INBOX, or a Maildir++ sub-folder), as a local
+        delivery agent would."""
         maildir = self.root / "mail" / user / "Maildir"
+        if folder:
+            maildir = maildir / f".{folder}"
         for sub in ("tmp", "new", "cur"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         name = f"{time.time():.6f}.{uuid.uuid4().hex}.test"
@@ -182,3 +185,23 @@ def test_it_records_a_refused_login_on_the_account(dovecot: Dovecot, account: Im
     assert "error" in result.error.lower()
     account.refresh_from_db()
     assert account.last_error == result.error and account.last_polled_at is not None
+
+
+def test_it_polls_an_account_added_by_the_operator_command(
+    alice: User, dovecot: Dovecot, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
+    call_command(
+        "imap_account", "add", "--user", "alice", "--host", "127.0.0.1",
+        "--port", str(dovecot.port), "--username", "alice", "--password-file", str(secret),
+        "--no-ssl", "--folder", "Operator",
+    )  # fmt: skip
+    account = ImapAccount.objects.get()
+    email = delivered_email(alice, to="operator@example.org")
+    # Its own folder: INBOX holds the other tests' mail, whose emails had the same ids.
+    dovecot.deliver("alice", reply(email, body="Sounds good."), folder="Operator")
+    result = poll_account(account)
+    assert (result.applied, result.error) == (1, "")
+    email.refresh_from_db()
+    assert email.replies == 1
