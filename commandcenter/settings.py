@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "anymail",
+    "ninja",  # its templates and static files: the API docs page is served without a CDN
     "commandcenter.accounts",
     "commandcenter.people",
     "commandcenter.outbox",
@@ -110,6 +112,13 @@ CATCHER_DIR = VAR_DIR / "catcher"
 MAIL_GOES_TO_CATCHER = not os.environ.get("EMAIL_URL", "").strip()
 EMAIL_URL = os.environ.get("EMAIL_URL", "").strip() or f"smtp://{CATCHER_HOST}:{CATCHER_PORT}"
 globals().update(email_settings(EMAIL_URL))
+# ESP webhooks (/anymail/<esp>/tracking/) demand HTTP basic auth "user:password". Unset, they
+# refuse every request: the secret is then a random one that nobody knows.
+ANYMAIL_WEBHOOK_SECRET = os.environ.get("ANYMAIL_WEBHOOK_SECRET", "").strip()
+ANYMAIL = {
+    **globals().get("ANYMAIL", {}),
+    "WEBHOOK_SECRET": ANYMAIL_WEBHOOK_SECRET or f"closed:{secrets.token_urlsafe(32)}",
+}
 BOUNCE_DOMAIN = os.environ.get("BOUNCE_DOMAIN", "").strip() or "bounces.localhost"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "noreply@localhost"
 
@@ -120,6 +129,8 @@ SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 100, minimum=1)
 SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60, minimum=1)
 SEND_RETRY_WINDOW_SECONDS = env_int("SEND_RETRY_WINDOW_SECONDS", 86400, minimum=1)
 SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 8, minimum=1)
+# Handoffs recorded per commit (see commandcenter/delivery/sender.py).
+SEND_HANDOFF_GROUP = env_int("SEND_HANDOFF_GROUP", 10, minimum=1)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

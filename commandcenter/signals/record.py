@@ -8,7 +8,10 @@ email) is still kept as an Event, so nothing that arrives is lost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -84,3 +87,62 @@ def _record(
         )
     if counter:
         Email.objects.filter(pk=email.pk).update(**{counter: F(counter) + 1})
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One signal that moves no email (an open, a click), for `record_signals()`."""
+
+    email_id: int
+    kind: str
+    detail: str = ""
+    payload: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    counter: str | None = None
+    # When it happened (a spooled hit is recorded a moment later); None: now.
+    at: dt.datetime | None = None
+
+
+def record_signals(signals: Sequence[Signal]) -> int:
+    """record_signal() for many signals that move no email, in one transaction: one INSERT
+    for their Events and one UPDATE per counter. For tracking hits, thousands a second."""
+    unknown = {s.counter for s in signals if s.counter is not None} - COUNTERS
+    if unknown:
+        raise ValueError(f"unknown counter {sorted(unknown)!r}")
+    if not signals:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        statuses = dict(
+            Email.objects.filter(pk__in={s.email_id for s in signals}).values_list("pk", "status")
+        )
+        kept = [s for s in signals if s.email_id in statuses]
+        Event.objects.bulk_create(
+            [_event(s, statuses[s.email_id], now) for s in kept], batch_size=500
+        )
+        _add_to_counters(kept)
+    return len(kept)
+
+
+def _event(signal: Signal, status: str, now: dt.datetime) -> Event:
+    return Event(
+        email_id=signal.email_id,
+        kind=signal.kind,
+        from_status=status,
+        to_status=status,
+        detail=signal.detail,
+        payload=signal.payload,
+        data=dict(signal.data),
+        created_at=signal.at or now,
+    )
+
+
+def _add_to_counters(signals: Sequence[Signal]) -> None:
+    for counter in sorted(COUNTERS):
+        added = Counter(s.email_id for s in signals if s.counter == counter)
+        # One UPDATE per distinct increment (most emails of a batch get 1 or 2).
+        by_increment: dict[int, list[int]] = defaultdict(list)
+        for email_id, increment in added.items():
+            by_increment[increment].append(email_id)
+        for increment, ids in sorted(by_increment.items()):
+            Email.objects.filter(pk__in=sorted(ids)).update(**{counter: F(counter) + increment})

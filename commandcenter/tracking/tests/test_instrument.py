@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import re
+
+from commandcenter.outbox.models import Email
+from commandcenter.tracking.instrument import instrument, unsubscribe_headers, unsubscribe_url
+from commandcenter.tracking.models import TrackedLink
+
+CLICK = re.compile(r"https://cc\.example\.net/t/c/([A-Za-z0-9_-]+)")
+
+
+def recorded(email: Email) -> dict[str, str]:
+    return dict(TrackedLink.objects.filter(email=email).values_list("token", "url"))
+
+
+def test_it_rewrites_every_http_link_of_the_html_and_records_its_url(email: Email) -> None:
+    html, _ = instrument(email, email.body_html, "")
+    tokens = CLICK.findall(html)
+    assert len(tokens) == 2
+    links = recorded(email)
+    # The &amp; entity in the attribute is the URL's "&".
+    assert [links[t] for t in tokens] == [
+        "https://example.com/pricing?a=1&b=2",
+        "https://example.com/demo",
+    ]
+    assert "example.com" not in html
+    assert ">pricing</a>" in html and ">the demo</a>" in html
+
+
+def test_it_rewrites_the_links_of_the_text_part_and_keeps_the_punctuation(email: Email) -> None:
+    _, text = instrument(email, "", email.body_text)
+    tokens = CLICK.findall(text)
+    links = recorded(email)
+    assert [links[t] for t in tokens] == [
+        "https://example.com/pricing?a=1&b=2",
+        "https://example.com/demo",
+    ]
+    assert text.startswith("Hi Pat, see https://cc.example.net/t/c/")
+    assert text.endswith(".")
+
+
+def test_it_leaves_mailto_tel_relative_and_unsubscribe_links_alone(email: Email) -> None:
+    body = (
+        '<p><a href="mailto:rep@example.com">mail</a> <a href="tel:+15550100">call</a>'
+        ' <a href="/relative/page">rel</a> <a href="#top">top</a>'
+        f' <a href="{unsubscribe_url(email)}">unsubscribe</a>'
+        ' <a href="https://prefs.example.com/unsubscribe?id=7">preferences</a></p>'
+    )
+    html, text = instrument(email, body, "Call tel:+15550100 or mailto:rep@example.com")
+    assert html.startswith(body)  # only the pixel is added
+    assert text == "Call tel:+15550100 or mailto:rep@example.com"
+    assert recorded(email) == {}
+
+
+def test_it_keeps_the_rest_of_the_document_byte_for_byte(email: Email) -> None:
+    body = (
+        "<!DOCTYPE html>\r\n<html><head><style>a{color:red}</style></head>\r\n<BODY>"
+        "<p title='x &amp; y'>caf&eacute; &lt;b&gt;</p>\r\n"
+        '<A HREF="https://example.com/x" class=btn>X</A><!-- comment --></BODY></html>'
+    )
+    html, _ = instrument(email, body, "")
+    token = CLICK.findall(html)[0]
+    expected = body.replace(
+        '<A HREF="https://example.com/x" class=btn>',
+        f'<a href="https://cc.example.net/t/c/{token}" class="btn">',
+    ).replace("</BODY>", f"{pixel_tag(email)}</BODY>")
+    assert html == expected
+
+
+def pixel_tag(email: Email) -> str:
+    return (
+        f'<img src="https://cc.example.net/t/o/{email.token}.gif" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0" />'
+    )
+
+
+def test_it_adds_the_pixel_before_the_end_of_the_body_or_at_the_end(email: Email) -> None:
+    html, _ = instrument(email, "<p>no body tag</p>", "")
+    assert html == "<p>no body tag</p>" + pixel_tag(email)
+    html, text = instrument(email, "", "plain only")
+    assert (html, text) == ("", "plain only")
+
+
+def test_it_escapes_what_it_writes_back_into_attributes(email: Email) -> None:
+    body = '<a href="https://example.com/" title="&quot;&gt;<script>">x</a>'
+    html, _ = instrument(email, body, "")
+    assert "<script>" not in html
+    assert 'title="&quot;&gt;&lt;script&gt;"' in html
+
+
+def test_it_reuses_the_links_recorded_when_the_email_is_sent_again(email: Email) -> None:
+    first, _ = instrument(email, email.body_html, "")
+    again, _ = instrument(email, email.body_html, "")
+    assert first == again
+    assert TrackedLink.objects.filter(email=email).count() == 2
+
+
+def test_it_gives_each_link_an_unguessable_token(email: Email) -> None:
+    instrument(email, email.body_html, email.body_text)
+    tokens = list(recorded(email))
+    assert len(set(tokens)) == 4
+    assert all(len(token) >= 24 for token in tokens)
+
+
+def test_it_builds_the_unsubscribe_headers_of_rfc_8058(email: Email) -> None:
+    headers = unsubscribe_headers(email)
+    assert headers == {
+        "List-Unsubscribe": (
+            f"<mailto:unsubscribe+{email.token}@bounces.example.net>, "
+            f"<https://cc.example.net/t/u/{email.token}>"
+        ),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }

@@ -1,0 +1,134 @@
+"""The verdict table over real user-agent strings and addresses, as they reach the pixel."""
+
+from __future__ import annotations
+
+import pytest
+
+from commandcenter.tracking.verdict import CLICK, OPEN, Hit, RecentHit, verdict
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+EDGE = CHROME + " Edg/131.0.0.0"
+OUTLOOK_IMAGES = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+OUTLOOK_DESKTOP = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17126; Pro)"
+APPLE_MAIL = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+)
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+YAHOO_PROXY = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+SLACKBOT = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+FACEBOOK = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+LINKEDIN = "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"
+TWITTER = "Twitterbot/1.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+BINGPREVIEW = (
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/534+ (KHTML, like Gecko) BingPreview/1.0b"
+)
+EXISTENCE = "Microsoft Office Existence Discovery"
+CURL = "curl/8.5.0"
+
+HOME_IP = "203.0.113.7"
+HOUR = 3600.0
+
+
+def judge(
+    kind: str, user_agent: str, ip: str = HOME_IP, *, method: str = "GET", since: float = HOUR
+) -> tuple[bool, str]:
+    found = verdict(Hit(kind, method, user_agent, ip, seconds_since_sent=since))
+    return found.machine, found.reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "user_agent", "ip", "machine", "reason_has"),
+    [
+        (OPEN, "Mozilla/5.0", "17.58.63.10", True, "Apple Mail Privacy Protection"),
+        (OPEN, APPLE_MAIL, "17.58.63.10", True, "Apple Mail Privacy Protection"),
+        (OPEN, "Mozilla/5.0", "198.51.100.4", True, "Apple Mail Privacy Protection"),
+        (OPEN, GMAIL_PROXY, "66.249.88.22", False, "Google hides the device"),
+        (OPEN, YAHOO_PROXY, "98.137.11.1", False, "Yahoo hides the device"),
+        (CLICK, EDGE, "40.94.31.4", True, "Safe Links"),
+        (CLICK, BINGPREVIEW, HOME_IP, True, "Safe Links"),
+        (CLICK, CHROME, "148.163.150.20", True, "Proofpoint"),
+        (CLICK, CHROME, "205.139.110.30", True, "Mimecast"),
+        (CLICK, CHROME, "209.222.82.3", True, "Barracuda"),
+        (CLICK, EXISTENCE, HOME_IP, True, "Microsoft Office checking"),
+        (CLICK, SLACKBOT, "3.92.1.1", True, "link-preview bot"),
+        (CLICK, FACEBOOK, HOME_IP, True, "link-preview bot"),
+        (CLICK, LINKEDIN, HOME_IP, True, "link-preview bot"),
+        (CLICK, TWITTER, HOME_IP, True, "link-preview bot"),
+        (CLICK, GOOGLEBOT, "66.249.66.1", True, "crawler"),
+        (CLICK, CURL, HOME_IP, True, "automated HTTP client"),
+        (OPEN, "", HOME_IP, True, "no user agent"),
+        (CLICK, CHROME, HOME_IP, False, "Chrome"),
+        (CLICK, EDGE, "::ffff:203.0.113.7", False, "Edge"),
+        (OPEN, OUTLOOK_IMAGES, HOME_IP, False, "Outlook"),
+        (OPEN, OUTLOOK_DESKTOP, HOME_IP, False, "Outlook"),
+        (OPEN, APPLE_MAIL, HOME_IP, False, "Apple Mail"),
+        (CLICK, IPHONE_SAFARI, "17.5.7.9", False, "iOS"),
+        (OPEN, CHROME, "not an address", False, "Chrome"),
+    ],
+)
+def test_it_tells_humans_from_machines_by_user_agent_and_address(
+    kind: str, user_agent: str, ip: str, machine: bool, reason_has: str
+) -> None:
+    found_machine, reason = judge(kind, user_agent, ip)
+    assert (found_machine, reason_has in reason) == (machine, True), reason
+
+
+def test_it_takes_a_head_request_for_a_scanner() -> None:
+    assert judge(CLICK, CHROME, method="HEAD") == (
+        True,
+        "a HEAD request: a link scanner checking the link without opening it",
+    )
+    assert judge(CLICK, CHROME, method="GET")[0] is False
+
+
+def test_it_takes_hits_seconds_after_delivery_for_scanners_and_prefetches() -> None:
+    assert judge(CLICK, CHROME, since=3.0) == (True, "clicked 3.0 s after delivery: a link scanner")
+    assert judge(CLICK, CHROME, since=60.0)[0] is False
+    assert judge(OPEN, CHROME, since=0.5) == (True, "opened 0.5 s after delivery: a prefetch")
+    assert judge(OPEN, CHROME, since=30.0)[0] is False
+    # Gmail's proxy only fetches as someone opens the email, however soon that is.
+    assert judge(OPEN, GMAIL_PROXY, since=0.5)[0] is False
+
+
+def test_it_takes_a_burst_of_clicks_on_every_link_for_a_scanner() -> None:
+    hit = Hit(CLICK, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR, link="c", links_in_email=5)
+    burst = [RecentHit(CLICK, 0.2, "a"), RecentHit(CLICK, 0.4, "b")]
+    assert verdict(hit, burst).machine
+    assert verdict(hit, burst).reason == "3 links clicked within 1 s: a link scanner"
+    # Later clicks of the same burst (seen when hits are recorded in a batch) count too.
+    assert verdict(hit, [RecentHit(CLICK, -0.3, "a"), RecentHit(CLICK, 0.1, "b")]).machine
+
+
+def test_it_does_not_take_a_person_clicking_twice_or_slowly_for_a_burst() -> None:
+    hit = Hit(CLICK, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR, link="a", links_in_email=5)
+    assert not verdict(hit, [RecentHit(CLICK, 0.2, "a"), RecentHit(CLICK, 0.3, "a")]).machine
+    assert not verdict(hit, [RecentHit(CLICK, 5.0, "b"), RecentHit(CLICK, 9.0, "c")]).machine
+    assert not verdict(hit, [RecentHit(OPEN, 0.1, ""), RecentHit(OPEN, 0.2, "")]).machine
+
+
+def test_it_takes_both_links_of_a_two_link_email_clicked_at_once_for_a_burst() -> None:
+    hit = Hit(CLICK, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR, link="b", links_in_email=2)
+    assert verdict(hit, [RecentHit(CLICK, 0.05, "a")]).machine
+
+
+def test_it_excludes_the_senders_own_opens_and_clicks() -> None:
+    hit = Hit(OPEN, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR, by_sender=True)
+    found = verdict(hit)
+    assert (found.machine, found.excluded, found.counts) == (False, True, False)
+    assert found.reason == "the sender's own open"
+
+
+def test_it_counts_only_human_verdicts() -> None:
+    human = verdict(Hit(OPEN, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR))
+    machine = verdict(Hit(OPEN, "GET", "Mozilla/5.0", "17.1.2.3", seconds_since_sent=HOUR))
+    assert (human.counts, machine.counts) == (True, False)

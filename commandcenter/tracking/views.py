@@ -1,0 +1,127 @@
+"""The public tracking endpoints: open pixel, click redirect, unsubscribe page and one-click.
+
+None of them ever answers 500 for a bad token: the pixel is always the GIF, an unknown link
+is a plain 404 page (never a redirect), and the redirect goes only to the URL recorded at
+send time.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotFound,
+    HttpResponseRedirect,
+)
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+
+from commandcenter.tracking import conf
+from commandcenter.tracking.hits import capture, request_headers, storable
+from commandcenter.tracking.models import TrackedLink
+from commandcenter.tracking.unsubscribe import email_for_token, is_token, unsubscribe
+from commandcenter.tracking.verdict import CLICK, OPEN
+
+logger = logging.getLogger(__name__)
+
+GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_CACHE = "no-store, no-cache, must-revalidate, max-age=0, private"
+UNKNOWN_LINK = "This link is not known. Nothing was opened.\n"
+
+
+def pixel(request: HttpRequest, token: str) -> HttpResponse:
+    """Always the 1x1 GIF, whatever the token; a hit with a well-formed token is spooled
+    (unknown ones are dropped when the spool is drained)."""
+    token = token.removesuffix(".gif")
+    if conf.recording() and is_token(token):
+        try:
+            capture(request, OPEN, email_token=token)
+        except OSError:
+            # The reader still gets the image; the operator learns the spool is failing.
+            logger.exception("could not spool an open")
+    response = HttpResponse(GIF, content_type="image/gif")
+    _no_cache(response)
+    return response
+
+
+def click(request: HttpRequest, token: str) -> HttpResponseBase:
+    link = recorded_link(token) if is_token(token) else None
+    if link is None:
+        return HttpResponseNotFound(UNKNOWN_LINK, content_type="text/plain; charset=utf-8")
+    email_id, position, url = link
+    if conf.recording():
+        try:
+            capture(
+                request,
+                CLICK,
+                email_id=email_id,
+                link_token=token,
+                link_url=url,
+                link_position=position,
+            )
+        except OSError:
+            logger.exception("could not spool a click")
+    response = HttpResponseRedirect(url)
+    _no_cache(response)
+    # The tracking URL carries the token: do not hand it to the destination site.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@lru_cache(maxsize=20_000)
+def recorded_link(token: str) -> tuple[int, int, str] | None:
+    """(email id, position, URL) recorded at send time for the token; links never change."""
+    row = TrackedLink.objects.filter(token=token).values_list("email_id", "position", "url")
+    return row.first()
+
+
+@csrf_exempt
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponseBase:
+    """RFC 8058: a POST whose body is List-Unsubscribe=One-Click comes from the recipient's
+    mail app and carries no CSRF token; that exact request alone skips the CSRF check."""
+    if request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click":
+        return _one_click(request, token)
+    return _unsubscribe_page(request, token)
+
+
+def _one_click(request: HttpRequest, token: str) -> HttpResponse:
+    email = email_for_token(token)
+    if email is None:
+        return HttpResponseNotFound(UNKNOWN_LINK, content_type="text/plain; charset=utf-8")
+    unsubscribe(email, via="one_click", payload=_request_text(request))
+    return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8")
+
+
+@csrf_protect
+def _unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
+    email = email_for_token(token)
+    if email is None:
+        return HttpResponseNotFound(UNKNOWN_LINK, content_type="text/plain; charset=utf-8")
+    done = email.person.unsubscribed_at is not None
+    if request.method == "POST" and not done:
+        unsubscribe(email, via="page", payload=_request_text(request))
+        done = True
+    response = render(
+        request,
+        "tracking/unsubscribe.html",
+        {"address": email.person.email, "sender": email.owner, "done": done},
+    )
+    _no_cache(response)
+    return response
+
+
+def _request_text(request: HttpRequest) -> str:
+    lines = [f"{request.method} {request.get_full_path()}"]
+    lines += [f"{name}: {value}" for name, value in request_headers(request).items()]
+    return storable("\n".join(lines) + "\n")
+
+
+def _no_cache(response: HttpResponseBase) -> None:
+    response["Cache-Control"] = NO_CACHE
+    response["Pragma"] = "no-cache"
+    response["Expires"] = "0"
