@@ -1,0 +1,179 @@
+"""Sender throughput to a loopback SMTP sink, against two references from the same run.
+
+1. ours: N emails composed through outbox.compose, then `Sender(...).drain()` (claim, render,
+   send over one connection per batch, record) into SmtpSink (aiosmtpd on loopback).
+2. ceiling: the very bytes the sink received from us, replayed by a bare smtplib loop over ONE
+   connection to a fresh sink — no database, no rendering.
+3. django-post-office: the same rendered messages queued with post_office.mail.send, then its
+   `send_queued_mail` command timed, in a child process with post_office installed
+   (bench/settings_postoffice.py) and a scratch SQLite database of its own.
+
+Targets: ours >= 0.7x the ceiling, and ahead of post-office. BENCH_SENDER_EMAILS (default 2000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.scratch import ROOT, django, scratch_database
+
+TARGET_RATIO = 0.7
+
+
+def main(argv: list[str]) -> None:
+    emails = int(os.environ.get("BENCH_SENDER_EMAILS", "2000"))
+    with scratch_database("sqlite", "sender") as env:
+        assert env is not None
+        messages = Path(env["COMMANDCENTER_VAR"]) / "messages.json"
+        ours = _child(
+            env, f"from bench.sender import measure_ours; measure_ours({emails}, {str(messages)!r})"
+        )
+        office_env = dict(env, DJANGO_SETTINGS_MODULE="bench.settings_postoffice")
+        office_env["DATABASE_URL"] = env["DATABASE_URL"].replace("bench.sqlite3", "office.sqlite3")
+        django(office_env, "migrate", "--noinput")
+        office = _child(
+            office_env,
+            f"from bench.sender import measure_post_office; measure_post_office({str(messages)!r})",
+        )
+    rates = {**ours, **office}
+    ceiling = rates["smtplib"]
+    for name, label in (
+        ("smtplib", "ceiling: bare smtplib loop, one connection"),
+        ("ours", "ours: Sender.drain()"),
+        ("post_office", "django-post-office send_queued_mail"),
+    ):
+        print(f"   {label}: {rates[name]:,.0f} msgs/s ({rates[name] / ceiling:.2f}x the ceiling)")
+    verdicts = [
+        "ours >= 0.7x smtplib: " + ("ok" if rates["ours"] >= TARGET_RATIO * ceiling else "NO"),
+        "ahead of post-office: "
+        + ("ok" if rates["ours"] > rates["post_office"] else "NO")
+        + f" ({rates['ours'] / rates['post_office']:.2f}x)",
+    ]
+    print(f"   {emails:,} emails; " + "; ".join(verdicts), flush=True)
+
+
+def _child(env: dict[str, str], code: str) -> dict[str, float]:
+    output = django(env, "shell", "-c", code)
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def _sink() -> Any:
+    from commandcenter.delivery.testing import SmtpSink
+
+    return SmtpSink()
+
+
+def _pointing_at(sink: Any) -> Any:
+    from django.test.utils import override_settings
+
+    return override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST=sink.host,
+        EMAIL_PORT=sink.port,
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+        EMAIL_USE_TLS=False,
+        EMAIL_USE_SSL=False,
+    )
+
+
+def measure_ours(count: int, messages_file: str) -> None:
+    """In a child: our sender, then the smtplib ceiling on the bytes it sent. Prints JSON."""
+    from commandcenter.accounts.services import create_user
+    from commandcenter.delivery.sender import Sender
+    from commandcenter.outbox.compose import MAX_GROUP, Content, Recipient, compose_bulk
+
+    rep = create_user("bench-sender", email="rep@bench.example")
+    rep.first_name, rep.last_name, rep.signature = "Ben", "Chmark", "Ben Chmark, Bench Inc."
+    rep.save()
+    content = Content(
+        "Quick question for {{company}}",
+        "Hi {{first_name}},\n\nWould a short call next week work?\n\n{{my_signature}}",
+        "<p>Hi {{first_name}},</p><p>Would a <a href='https://example.com/demo'>short call</a> "
+        "next week work?</p><p>{{my_signature}}</p>",
+    )
+    addresses = [f"prospect{n}@customer{n % 50}.example" for n in range(count)]
+    for start in range(0, count, MAX_GROUP):
+        chunk = addresses[start : start + MAX_GROUP]
+        compose_bulk(rep, mode="group", recipients=[Recipient(a) for a in chunk], content=content)
+
+    with _sink() as sink, _pointing_at(sink):
+        started = time.perf_counter()
+        sent = Sender("bench").drain()
+        ours = count / (time.perf_counter() - started)
+        received = list(sink.messages)
+    if sent != count or len(received) != count:
+        raise SystemExit(f"our sender handled {sent} and the sink got {len(received)} of {count}")
+    _dump_rendered(messages_file)
+
+    with _sink() as sink:
+        started = time.perf_counter()
+        connection = smtplib.SMTP(sink.host, sink.port)
+        for message in received:
+            connection.sendmail(message.mail_from, message.rcpt_tos, message.raw)
+        connection.quit()
+        ceiling = count / (time.perf_counter() - started)
+        if len(sink.messages) != count:
+            raise SystemExit(f"the ceiling run delivered {len(sink.messages)} of {count}")
+    print(json.dumps({"ours": ours, "smtplib": ceiling}))
+
+
+def _dump_rendered(path: str) -> None:
+    """The rendered messages, for post-office to send the same content."""
+    from commandcenter.delivery.message import build_message
+    from commandcenter.outbox.models import Email
+
+    rendered = []
+    for email in Email.objects.select_related("person", "owner").order_by("pk"):
+        message = build_message(email)
+        html = next((body for body, kind in message.alternatives if kind == "text/html"), "")
+        rendered.append(
+            {
+                "from": message.from_email,
+                "to": message.to,
+                "subject": message.subject,
+                "text": message.body,
+                "html": html,
+                "headers": {k: v for k, v in message.extra_headers.items() if k != "Message-ID"},
+            }
+        )
+    Path(path).write_text(json.dumps(rendered))
+
+
+def measure_post_office(messages_file: str) -> None:
+    """In a child with post_office installed: queue the messages, time send_queued_mail."""
+    from django.core.management import call_command
+    from post_office import mail
+    from post_office.models import Email as QueuedEmail
+
+    rendered = json.loads(Path(messages_file).read_text())
+    for item in rendered:
+        mail.send(
+            recipients=item["to"],
+            sender=item["from"],
+            subject=item["subject"],
+            message=item["text"],
+            html_message=item["html"],
+            headers=item["headers"],
+            priority="medium",
+        )
+    with _sink() as sink, _pointing_at(sink):
+        started = time.perf_counter()
+        call_command("send_queued_mail", processes=1, verbosity=0)
+        rate = len(rendered) / (time.perf_counter() - started)
+        received = len(sink.messages)
+    sent = QueuedEmail.objects.filter(status=0).count()  # post_office's STATUS.sent
+    if received != len(rendered) or sent != len(rendered):
+        raise SystemExit(f"post-office sent {sent}, the sink got {received} of {len(rendered)}")
+    print(json.dumps({"post_office": rate}))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main(sys.argv[1:])
