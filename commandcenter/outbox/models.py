@@ -143,3 +143,33 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status}"
+
+
+class FolderCount(models.Model):
+    """How many emails an owner has in a status, folded from the deltas (see counts.py)."""
+
+    owner_id = models.BigIntegerField()
+    status = models.CharField(max_length=20)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner_id", "status"], name="foldercount_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.status}: {self.n}"
+
+
+class FolderCountDelta(models.Model):
+    """+1 / -1 for one status of one owner, appended by the database's own triggers."""
+
+    owner_id = models.BigIntegerField()
+    status = models.CharField(max_length=20)
+    delta = models.SmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id"], name="foldercountdelta_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.status}: {self.delta:+d}"

@@ -168,12 +168,14 @@ def transition_many(
     data: Mapping[str, Any] | None = None,
     updates: Mapping[str, Any] | None = None,
     where: Q | None = None,
+    data_by_email: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[int]:
     """Move those of `email_ids` that are in `source` (and match `where`) to `target`.
 
     One conditional UPDATE for all of them and one Event each, in one transaction; returns
     the ids this call moved. `where` narrows the condition further (e.g. "still claimed by
     this worker", "handoff never started"), so a check and its move can never drift apart.
+    `data_by_email` adds per-email data to each one's Event (e.g. the server's reply).
     """
     from commandcenter.outbox.models import Email, Event
 
@@ -208,7 +210,7 @@ def transition_many(
                 to_status=target,
                 detail=reason,
                 payload=payload,
-                data=dict(data or {}),
+                data={**(data or {}), **(data_by_email or {}).get(email_id, {})},
                 created_at=now,
             )
             for email_id in moved

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from commandcenter.accounts.models import Team, User
+from commandcenter.outbox import counts
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
@@ -383,9 +384,15 @@ def _bulk_load(adding: int) -> Iterator[None]:
         big = adding >= max(BULK_LOAD_MIN, cursor.fetchone()[0])
         journal = _set_journal_mode(cursor, "MEMORY") if big and sqlite else None
         indexes = _drop_indexes(cursor) if big else []
+    if big:
+        # A million appended deltas would cost more than one recount at the end.
+        counts.drop_triggers(connection)
     try:
         yield
     finally:
+        if big:
+            counts.install_triggers(connection)
+            counts.rebuild()
         with connection.cursor() as cursor:
             for sql in indexes:
                 cursor.execute(sql)
