@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.people.models import Person, Suppression
@@ -94,3 +95,11 @@ def blocking_reasons(people: Iterable[Person]) -> dict[int, str]:
         if address in suppressions or address.rpartition("@")[2] in suppressions:
             reasons[person.pk] = blocking_reason(person) or ""
     return reasons
+
+
+def unsubscribe_address(address: str) -> int:
+    """Unsubscribe everyone with this address, whoever's prospect they are: the recipient
+    asked the organisation, not one rep, to stop. Keeps the first date; how many changed."""
+    return Person.objects.filter(
+        email__iexact=address.strip(), unsubscribed_at__isnull=True
+    ).update(unsubscribed_at=timezone.now())

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
 
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
-from commandcenter.people.models import Person, Suppression
+from commandcenter.people.models import Suppression
+from commandcenter.people.services import unsubscribe_address
 from commandcenter.signals.classify import Classification, Recipient, classify
 from commandcenter.signals.models import InboundMessage
 from commandcenter.signals.record import record_signal
+from commandcenter.tracking.unsubscribe import email_for_token, token_from_mailto, unsubscribe
 
 # The part of a message kept as the Event payload; the whole of it stays in InboundMessage.
 PAYLOAD_CHARS = 64_000
@@ -54,6 +55,9 @@ def apply_inbound(
         inbound, created = _store(
             raw, digest, classification, source, envelope_sender, envelope_recipient
         )
+        unsubscribed = _unsubscribe_by_mail(raw, envelope_recipient)
+        if unsubscribed is not None:
+            return ApplyResult(inbound.pk, "unsubscribe", not created, [unsubscribed.pk])
         emails = matching_emails(raw, classification, envelope_recipient, envelope_sender)
         if emails and inbound.email_id is None:
             inbound.email = emails[0]
@@ -70,6 +74,16 @@ def apply_inbound(
         email_ids=[email.pk for email in emails],
         recorded=recorded,
     )
+
+
+def _unsubscribe_by_mail(raw: bytes, envelope_recipient: str) -> Email | None:
+    """A message to unsubscribe+TOKEN@BOUNCE_DOMAIN (the mailto of List-Unsubscribe): the
+    email it names, its recipient now unsubscribed; None for any other message."""
+    token = token_from_mailto(envelope_recipient) if envelope_recipient else None
+    email = email_for_token(token) if token else None
+    if email is not None:
+        unsubscribe(email, via="mailto", payload=raw[:PAYLOAD_CHARS].decode("utf-8", "replace"))
+    return email
 
 
 def _store(
@@ -277,7 +291,5 @@ def _apply_complaint(
         dedupe_key=dedupe_key,
     )
     # A complaint is the strongest "stop": the person is unsubscribed (once, the first date).
-    Person.objects.filter(pk=email.person_id, unsubscribed_at__isnull=True).update(
-        unsubscribed_at=timezone.now()
-    )
+    unsubscribe_address(email.person.email)
     return recorded

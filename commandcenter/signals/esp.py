@@ -19,11 +19,10 @@ from typing import Any
 
 from anymail.signals import AnymailTrackingEvent
 from django.db.models import Q
-from django.utils import timezone
 
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
-from commandcenter.people.models import Person
+from commandcenter.people.services import unsubscribe_address
 from commandcenter.signals.apply import suppress
 from commandcenter.signals.classify import HARD_REASONS
 from commandcenter.signals.dsn import status_code
@@ -68,9 +67,7 @@ def on_tracking_event(sender: object, event: AnymailTrackingEvent, esp_name: str
         dedupe_key=_dedupe_key(event, esp_name),
     )
     if event.event_type in UNSUBSCRIBING:
-        Person.objects.filter(pk=email.person_id, unsubscribed_at__isnull=True).update(
-            unsubscribed_at=timezone.now()
-        )
+        unsubscribe_address(email.person.email)
 
 
 def email_for(event: AnymailTrackingEvent) -> Email | None:

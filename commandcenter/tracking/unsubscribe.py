@@ -8,10 +8,10 @@ import re
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from commandcenter.outbox.models import Email
 from commandcenter.people.models import Person
+from commandcenter.people.services import unsubscribe_address
 from commandcenter.signals.record import record_signal
 
 # Email.token and TrackedLink.token are secrets.token_urlsafe(); anything else is garbage.
@@ -46,10 +46,7 @@ def unsubscribe(email: Email, *, via: str, payload: str = "") -> bool:
     """Unsubscribes the email's recipient: every person with that address, whoever's prospect
     they are (the organisation was asked, not one rep). True when this call did it."""
     with transaction.atomic():
-        changed = Person.objects.filter(
-            email__iexact=email.person.email, unsubscribed_at__isnull=True
-        ).update(unsubscribed_at=timezone.now())
-        if not changed:
+        if not unsubscribe_address(email.person.email):
             return False
         record_signal(
             email,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
-from commandcenter.people.models import Suppression
+from commandcenter.people.models import Person, Suppression
 from commandcenter.signals.apply import apply_inbound
 from commandcenter.signals.models import InboundMessage
 from commandcenter.signals.tests.factories import arf, delivered_email, dsn, mail, reply, verp
@@ -150,3 +152,22 @@ def test_it_never_moves_bobs_email_for_a_report_about_alices(alice: User, bob: U
     apply_inbound(dsn(mine), source="smtp")
     theirs.refresh_from_db()
     assert theirs.status == Status.DELIVERED
+
+
+def test_it_unsubscribes_on_mail_to_the_list_unsubscribe_address(
+    alice: User, bob: User, settings: Any
+) -> None:
+    email = delivered_email(alice, to="pat@prospect.example")
+    Person.objects.create(owner=bob, email="pat@prospect.example")
+    raw = b"From: pat@prospect.example\r\nSubject: unsubscribe\r\n\r\nplease\r\n"
+
+    result = apply_inbound(
+        raw,
+        source="test",
+        envelope_recipient=f"unsubscribe+{email.token}@{settings.BOUNCE_DOMAIN}",
+    )
+
+    assert result.kind == "unsubscribe" and result.email_ids == [email.pk]
+    # Every rep's person with that address: the recipient asked the organisation to stop.
+    assert not Person.objects.filter(email="pat@prospect.example", unsubscribed_at=None).exists()
+    assert events(email, "unsubscribed")
