@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL := $(or $(TEST_DATABASE_URL),$(DATABASE_URL))
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install system-deps run test test-sqlite test-postgres lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +15,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Real components the tests drive: Debian's Chromium (never a downloaded browser) and Dovecot.
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd
+system-deps:
+	@need=""; for pair in $(SYSTEM_PACKAGES); do \
+		[ -e "$${pair%%:*}" ] || need="$$need $${pair##*:}"; done; \
+	if [ -n "$$need" ]; then \
+		echo "== installing Debian packages:$$need"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	fi
+
 run: install
 	$(BIN)/commandcenter migrate --noinput
 	$(BIN)/commandcenter seed-demo --demo-user
 	$(BIN)/commandcenter serve
 
-test: install test-sqlite test-postgres
+test: install system-deps test-sqlite test-postgres
 
 test-sqlite: install
 	env -u DATABASE_URL $(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
