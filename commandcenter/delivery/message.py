@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from email.generator import BytesGenerator
 from email.headerregistry import Address
+from email.message import Message
+from email.policy import Policy
 from email.utils import parseaddr
+from io import BytesIO
+from typing import Any
 
 from anymail.message import AnymailMessage
 from django.conf import settings
@@ -72,3 +77,47 @@ def build_message(email: Email, *, verp: bool = True) -> EmailMultiAlternatives:
     if html:
         message.attach_alternative(html, "text/html")
     return message
+
+
+# RFC 5322's recommended line length, which the stdlib folds headers at.
+HEADER_LINE = 78
+
+
+def serialize(message: Message) -> bytes:
+    """The message as it goes over SMTP: what Django's `as_bytes()` with CRLF line ends
+    gives, byte for byte, at a fraction of the cost."""
+    out = BytesIO()
+    _Generator(out, mangle_from_=False).flatten(message, linesep="\r\n")
+    return out.getvalue()
+
+
+def fold_header(policy: Policy, name: str, value: Any) -> bytes:
+    """One header line as the policy writes it; a short plain-ASCII one without its help.
+
+    Folding every header through email.header is most of the cost of serializing a
+    message, and a header that fits on one line comes out of it unchanged.
+    """
+    if (
+        isinstance(value, str)
+        and len(name) + 2 + len(value) <= HEADER_LINE
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+        and "  " not in value
+    ):
+        return f"{name}: {value}{policy.linesep}".encode("ascii")
+    return policy.fold_binary(name, value)
+
+
+class _Generator(BytesGenerator):
+    # Overrides the stdlib generator's (private, but stable) header writer; sub-parts are
+    # written by clones of this class, so they take the same path.
+    def _write_headers(self, msg: Message) -> None:
+        policy = self.policy
+        assert policy is not None, "flatten() sets the policy before writing headers"
+        for name, value in msg.raw_items():
+            self.write_bytes(fold_header(policy, name, value))
+        self.write_bytes(policy.linesep.encode("ascii"))
+
+    def write_bytes(self, data: bytes) -> None:
+        self._fp.write(data)  # type: ignore[attr-defined]

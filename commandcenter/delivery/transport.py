@@ -8,6 +8,7 @@ Any other backend (django-anymail ESPs, locmem, console) sends through `send_mes
 
 from __future__ import annotations
 
+import re
 import smtplib
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,16 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 
+from commandcenter.delivery.message import serialize
+
 # HTTP statuses from an ESP that mean "try again later" rather than "this message is bad".
 TRANSIENT_HTTP = frozenset({408, 429})
+# An ASCII addr-spec with a dot-atom local part and LDH domain labels: what Django's
+# sanitize_address returns unchanged (it parses every address, which is slow).
+PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\Z"
+)
 
 
 class DeliveryError(Exception):
@@ -52,6 +61,14 @@ class Receipt:
     """What the server said when it accepted the email: kept in the "sent" Event."""
 
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def envelope_address(address: str, encoding: str) -> str:
+    """The address for MAIL FROM / RCPT TO, as sanitize_address gives it (and refuses it:
+    ValueError or UnicodeError)."""
+    if PLAIN_ADDRESS.match(address):
+        return address
+    return sanitize_address(address, encoding)
 
 
 def refusal(code: int, reply: bytes | str, stage: str) -> DeliveryError:
@@ -137,9 +154,9 @@ class Transport:
         encoding = message.encoding or settings.DEFAULT_CHARSET
         return Outgoing(
             message,
-            sender=sanitize_address(message.from_email, encoding),
-            recipients=[sanitize_address(address, encoding) for address in message.recipients()],
-            data=message.message().as_bytes(linesep="\r\n"),
+            sender=envelope_address(message.from_email, encoding),
+            recipients=[envelope_address(address, encoding) for address in message.recipients()],
+            data=serialize(message.message()),
         )
 
     def send(self, outgoing: Outgoing) -> Receipt:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.core.mail.message import sanitize_address
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from commandcenter.accounts.models import User
-from commandcenter.delivery.message import build_message, verp_address
+from commandcenter.delivery.message import build_message, serialize, verp_address
 from commandcenter.delivery.tests.helpers import scheduled_email
+from commandcenter.delivery.transport import envelope_address
 from commandcenter.outbox.merge import MissingMergeField
 from commandcenter.outbox.models import Email
 from commandcenter.people.models import Person
@@ -79,3 +81,57 @@ def test_it_uses_the_rep_as_envelope_sender_for_an_esp(alice: User) -> None:
     assert message.from_email == "alice <alice@example.com>"
     assert "From" not in message.extra_headers
     assert getattr(message, "metadata", None) == {"email_token": email.token}
+
+
+@pytest.mark.parametrize(
+    ("subject", "first_name"),
+    [
+        ("Hello {{first_name}}", "Carol"),
+        ("Grüße an {{first_name}} — über {{company}}", "Zoë"),
+        ("A subject that is long enough to need folding at seventy-eight, {{first_name}}", "C"),
+        ('Spaces  inside ;and, odd = marks "quoted" {{first_name}}', "<x@y>"),
+        ("非常长的主题" * 12, "李"),
+    ],
+)
+def test_it_serializes_byte_for_byte_as_django_does(
+    alice: User, subject: str, first_name: str
+) -> None:
+    User.objects.filter(pk=alice.pk).update(
+        first_name="Alice Marie-Thérèse", last_name="O'Hara, Sales and Business Development"
+    )
+    email = scheduled_email(
+        alice,
+        subject=subject,
+        body_text="Hi {{first_name}},\n" + "long line " * 120,
+        body_html="<p>Hi {{first_name}} <a href='https://example.com/x'>x</a></p>",
+    )
+    Person.objects.filter(pk=email.person_id).update(first_name=first_name)
+    email = Email.objects.select_related("person", "owner").get(pk=email.pk)
+    mime = build_message(email).message()
+
+    assert serialize(mime) == mime.as_bytes(linesep="\r\n")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "carol@example.org",
+        "bounce+Ab-_9x@bounces.localhost",
+        "o'hara.x!#$%&*/=?^`{|}~@Sub-Domain.EXAMPLE.com",
+        "Carol <carol@example.org>",
+        "zoë@example.org",
+        "carol@bücher.example",
+        '"quoted local"@example.org',
+        "not an address",
+    ],
+)
+def test_it_gives_the_envelope_the_address_django_would(address: str) -> None:
+    assert envelope_address(address, "utf-8") == sanitize_address(address, "utf-8")
+
+
+def test_it_refuses_an_envelope_address_django_refuses() -> None:
+    too_long_label = "carol@" + "x" * 64 + ".example"
+    with pytest.raises(UnicodeError):
+        sanitize_address(too_long_label, "utf-8")
+    with pytest.raises(UnicodeError):
+        envelope_address(too_long_label, "utf-8")

@@ -386,11 +386,13 @@ def test_it_keeps_proof_of_delivery_that_came_after_recovery(alice: User) -> Non
     email = scheduled_email(alice)
     sender = Sender("slow-worker")
     claim_due("slow-worker", limit=10, lease_seconds=300)
-    assert sender.start_handoff(email, "<slow@bounces.localhost>")
+    assert sender.start_handoffs({email.pk: "<slow@bounces.localhost>"}) == {email.pk}
     Email.objects.filter(pk=email.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
     Sender("other-worker").run_once()
 
-    sender.mark_delivered(email, "<slow@bounces.localhost>", Receipt({"smtp_reply": "250 ok"}))
+    sender.mark_delivered_many(
+        [(email, "<slow@bounces.localhost>", Receipt({"smtp_reply": "250 ok"}))]
+    )
 
     email.refresh_from_db()
     assert email.status == Status.FAILED
@@ -408,8 +410,8 @@ def test_it_renews_the_lease_when_the_handoff_starts(
     claim_due("worker", limit=10, lease_seconds=300)
     Email.objects.filter(pk=email.pk).update(lease_until=timezone.now() + dt.timedelta(seconds=5))
 
-    assert Sender("worker").start_handoff(email, "<renewed@bounces.localhost>")
-    assert not Sender("intruder").start_handoff(email, "<intruder@bounces.localhost>")
+    assert Sender("worker").start_handoffs({email.pk: "<renewed@bounces.localhost>"})
+    assert not Sender("intruder").start_handoffs({email.pk: "<intruder@bounces.localhost>"})
 
     email.refresh_from_db()
     assert email.lease_until is not None
@@ -433,3 +435,47 @@ def test_it_fails_a_message_that_cannot_be_built_and_goes_on(alice: User, sink: 
     assert broken.handoff_started_at is None
     assert fine.status == Status.DELIVERED
     assert [m.rcpt_tos for m in sink.messages] == [["fine@example.org"]]
+
+
+def test_it_stamps_only_the_emails_it_still_holds(alice: User) -> None:
+    kept, lost = scheduled_email(alice, to="kept@example.org"), scheduled_email(alice)
+    claim_due("worker", limit=10, lease_seconds=300)
+    Email.objects.filter(pk=lost.pk).update(claimed_by="other-worker", message_id="<theirs@x>")
+
+    started = Sender("worker").start_handoffs({kept.pk: "<kept@x>", lost.pk: "<lost@x>"})
+
+    assert started == {kept.pk}
+    kept.refresh_from_db()
+    lost.refresh_from_db()
+    assert (kept.message_id, lost.message_id) == ("<kept@x>", "<theirs@x>")
+    assert kept.handoff_started_at is not None
+    assert lost.handoff_started_at is None
+
+
+def test_it_records_each_outcome_of_a_group_against_its_own_email(
+    alice: User, sink: SmtpSink
+) -> None:
+    sink.add_fault(Fault("RCPT", "550 5.1.1 no such user", addresses={"gone@example.org"}))
+    sink.add_fault(Fault("RCPT", "451 4.7.1 Greylisted", addresses={"later@example.org"}))
+    addresses = ["a@example.org", "gone@example.org", "b@example.org", "later@example.org"]
+    emails = [scheduled_email(alice, to=address) for address in addresses]
+
+    Sender("test-worker", handoff_group=4).drain()
+
+    for email in emails:
+        email.refresh_from_db()
+    delivered, gone, also_delivered, later = emails
+    assert (gone.status, gone.reason) == (
+        Status.FAILED,
+        "550 5.1.1 no such user (at RCPT TO)",
+    )
+    assert later.status == Status.SCHEDULED
+    assert "451 4.7.1 Greylisted" in later.last_error
+    received = {m.rcpt_tos[0]: m.message_id for m in sink.messages}
+    assert received == {
+        "a@example.org": delivered.message_id,
+        "b@example.org": also_delivered.message_id,
+    }
+    for email in (delivered, also_delivered):
+        assert email.status == Status.DELIVERED
+        assert email.events.get(kind="sent").data["message_id"] == email.message_id
