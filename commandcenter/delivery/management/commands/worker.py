@@ -12,6 +12,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
 from commandcenter.delivery.sender import Sender
+from commandcenter.outbox import counts
+from commandcenter.tracking import hits as tracking_hits
 
 PAUSE_SECONDS = 2.0
 log = logging.getLogger("commandcenter.delivery")
@@ -42,10 +44,14 @@ class Command(BaseCommand):
         self.stdout.write(f"worker {sender.worker_id} stopped")
 
     def drain(self, sender: Sender) -> None:
-        """Batch after batch until nothing is due, honouring a stop request between batches."""
+        """Batch after batch until nothing is due, honouring a stop request between batches;
+        then the housekeeping that keeps reads cheap and signals recorded."""
         try:
             while not self.stopping and sender.run_once():
                 pass
+            # Hits spooled by a web process that died before draining them get recorded here.
+            tracking_hits.drain()
+            counts.compact()
         except DatabaseError as error:
             # The database is down or restarting: keep the worker alive and try again.
             # What the batch held stays In Progress until its lease runs out, then recovery
