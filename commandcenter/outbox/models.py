@@ -87,9 +87,6 @@ class Email(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["owner", "status", "-sort_at", "-id"], name="email_folder_page"),
-            # Folder counts scan a rep's entries of this narrow index: half the pages of
-            # email_folder_page, so half the time for a rep with 100,000 emails.
-            models.Index(fields=["owner", "status"], name="email_folder_counts"),
             models.Index(
                 fields=["due_at", "id"],
                 name="email_due",
