@@ -1,7 +1,8 @@
 """Tracking endpoints under load: events durably recorded per second, against a baseline.
 
-For SQLite and for PostgreSQL, in one run: gunicorn serves the app; `wrk` (Debian's, from a
-second process) hits the open pixel and then tracked links of a few hundred delivered emails.
+For SQLite and for PostgreSQL, in one run: the web server of `commandcenter serve` (granian)
+serves the app; `wrk` (Debian's, from a second process) hits the open pixel and then tracked
+links of a few hundred delivered emails.
 The baseline is the same server answering the same requests with TRACKING_RECORD=false (no
 spool, no database work). "Recorded" counts the open/click Events in the database once the
 spool has been drained, over the time from the first request to the last event committed.
@@ -40,7 +41,8 @@ EMAILS = 300
 CONNECTIONS = int(os.environ.get("BENCH_TRACKING_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_TRACKING_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_TRACKING_THREADS", "16"))
-# "web": each gunicorn worker drains the spool in a thread (the default set-up);
+SERVER = os.environ.get("BENCH_TRACKING_SERVER", "granian")
+# "web": each web server worker drains the spool in a thread (the default set-up);
 # "process": a separate `commandcenter track-drain` does.
 DRAIN = os.environ.get("BENCH_TRACKING_DRAIN", "web")
 CHROME = (
@@ -122,7 +124,7 @@ def measure(backend: str, env: dict[str, str], seconds: int, database: str) -> N
         kind="clicked",
     )
     print(
-        f"   {backend}: gunicorn {WORKERS} workers x {THREADS} threads, drained by {DRAIN}, "
+        f"   {backend}: {SERVER} {WORKERS} workers x {THREADS} threads, drained by {DRAIN}, "
         f"wrk 1 thread {CONNECTIONS} connections, {seconds} s per run"
     )
     print(f"     {baseline.label:<28} {baseline.requests_per_second:8.0f} req/s")
@@ -154,7 +156,7 @@ def load(
     )
     before = count_events(database, kind) if record else 0
     lines_before = spooled_lines(spool)
-    with gunicorn(server_env, port), drainer(server_env, record and DRAIN == "process"):
+    with web_server(server_env, port), drainer(server_env, record and DRAIN == "process"):
         started = time.perf_counter()
         output = wrk(port, paths, seconds)
         answering = time.perf_counter() - started
@@ -236,31 +238,28 @@ def count_events(database: str, kind: str) -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int) -> Iterator[None]:
-    server = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "commandcenter.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(THREADS),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
+def web_server(env: dict[str, str], port: int) -> Iterator[None]:
+    server = subprocess.Popen(server_command(port), env=env, cwd=ROOT)
     try:
         wait_listening(port)
         yield
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def server_command(port: int) -> list[str]:
+    """`commandcenter serve`'s own web server (granian); BENCH_TRACKING_SERVER=gunicorn runs
+    gunicorn's gthread workers instead, for comparison."""
+    if SERVER == "gunicorn":
+        return [
+            str(BIN / "gunicorn"), "commandcenter.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
+            "--worker-class", "gthread", "--threads", str(THREADS), "--log-level", "warning",
+        ]  # fmt: skip
+    from commandcenter.web.management.commands.serve import web_server as production_server
+
+    return production_server("127.0.0.1", port, WORKERS, THREADS)
 
 
 def wait_listening(port: int) -> None:
@@ -271,7 +270,7 @@ def wait_listening(port: int) -> None:
             return
         except (URLError, ConnectionError, OSError):
             time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError("the web server did not start")
 
 
 def wrk(port: int, paths: list[str], seconds: int) -> str:

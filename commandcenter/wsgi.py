@@ -2,5 +2,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from commandcenter.tracking.fastpath import TrackingFastPath
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commandcenter.settings")
-application = get_wsgi_application()
+# The open pixel and click redirect skip the middleware stack (see tracking/fastpath.py).
+application = TrackingFastPath(get_wsgi_application())

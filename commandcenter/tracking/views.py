@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     HttpResponseNotFound,
-    HttpResponseRedirect,
 )
 from django.shortcuts import render
+from django.utils.encoding import iri_to_uri
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from commandcenter.tracking import conf
-from commandcenter.tracking.hits import capture, request_headers, storable
+from commandcenter.tracking.hits import capture_meta, request_headers, signed_in_user_id, storable
 from commandcenter.tracking.models import TrackedLink
 from commandcenter.tracking.unsubscribe import email_for_token, is_token, unsubscribe
 from commandcenter.tracking.verdict import CLICK, OPEN
@@ -32,33 +36,82 @@ logger = logging.getLogger(__name__)
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = "no-store, no-cache, must-revalidate, max-age=0, private"
 UNKNOWN_LINK = "This link is not known. Nothing was opened.\n"
+REDIRECT_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a tracking endpoint answers, for Django (a view) and for the WSGI fast path
+    (fastpath.py) alike: one rule, two ways in."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+# What the security middleware would add; the fast path skips the middleware, so the
+# answers carry them themselves. The tracking URL holds a token: no page gets it as referrer.
+SAFE_HEADERS = [
+    ("Cache-Control", NO_CACHE),
+    ("Pragma", "no-cache"),
+    ("Expires", "0"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+]
+PIXEL = Answer(
+    200,
+    [("Content-Type", "image/gif"), ("Content-Length", str(len(GIF))), *SAFE_HEADERS],
+    GIF,
+)
+NOT_FOUND = Answer(
+    404,
+    [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(UNKNOWN_LINK.encode()))),
+        *SAFE_HEADERS,
+    ],
+    UNKNOWN_LINK.encode(),
+)
 
 
 def pixel(request: HttpRequest, token: str) -> HttpResponse:
+    return as_response(open_answer(request.META, token, signed_in_user_id(request)))
+
+
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    return as_response(click_answer(request.META, token, signed_in_user_id(request)))
+
+
+def open_answer(meta: Mapping[str, Any], token: str, viewer: int | None) -> Answer:
     """Always the 1x1 GIF, whatever the token; a hit with a well-formed token is spooled
     (unknown ones are dropped when the spool is drained)."""
     token = token.removesuffix(".gif")
     if conf.recording() and is_token(token):
         try:
-            capture(request, OPEN, email_token=token)
+            capture_meta(meta, OPEN, viewer, email_token=token)
         except OSError:
             # The reader still gets the image; the operator learns the spool is failing.
             logger.exception("could not spool an open")
-    response = HttpResponse(GIF, content_type="image/gif")
-    _no_cache(response)
-    return response
+    return PIXEL
 
 
-def click(request: HttpRequest, token: str) -> HttpResponseBase:
+def click_answer(meta: Mapping[str, Any], token: str, viewer: int | None) -> Answer:
+    """A redirect to the URL recorded at send time, never to one from the request; an
+    unknown link gets a plain page."""
     link = recorded_link(token) if is_token(token) else None
     if link is None:
-        return HttpResponseNotFound(UNKNOWN_LINK, content_type="text/plain; charset=utf-8")
+        return NOT_FOUND
     email_id, position, url = link
+    location = iri_to_uri(url)
+    if not _redirectable(location):
+        return NOT_FOUND
     if conf.recording():
         try:
-            capture(
-                request,
+            capture_meta(
+                meta,
                 CLICK,
+                viewer,
                 email_id=email_id,
                 link_token=token,
                 link_url=url,
@@ -66,10 +119,21 @@ def click(request: HttpRequest, token: str) -> HttpResponseBase:
             )
         except OSError:
             logger.exception("could not spool a click")
-    response = HttpResponseRedirect(url)
-    _no_cache(response)
-    # The tracking URL carries the token: do not hand it to the destination site.
-    response["Referrer-Policy"] = "no-referrer"
+    return Answer(302, [("Location", location), ("Content-Length", "0"), *SAFE_HEADERS], b"")
+
+
+def _redirectable(location: str) -> bool:
+    """Only http(s), as Django's redirect allows; a URL too broken to parse is not one."""
+    try:
+        return urlsplit(location).scheme in REDIRECT_SCHEMES
+    except ValueError:
+        return False
+
+
+def as_response(answer: Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response[name] = value
     return response
 
 

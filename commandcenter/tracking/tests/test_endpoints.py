@@ -161,6 +161,23 @@ def test_it_takes_a_burst_of_clicks_on_every_link_for_a_scanner(
     assert email.clicks == 0
 
 
+def test_it_sees_a_burst_whose_first_clicks_were_recorded_by_an_earlier_drain(
+    client: Client, alice: User
+) -> None:
+    html = "".join(f'<a href="https://example.com/{n}">{n}</a>' for n in range(4))
+    email = delivered_email(alice, body_html=html, body_text="")
+    first, second, third, _ = click_paths(email)
+    client.get(first)
+    client.get(second)
+    drain()
+    assert not any(c.data["machine"] for c in events(email, "clicked"))
+    client.get(third)
+    drain()
+    latest = Event.objects.filter(email=email, kind="clicked").latest("id")
+    assert latest.data["machine"] is True
+    assert "3 links clicked within 1 s" in latest.detail
+
+
 def test_it_takes_a_click_seconds_after_delivery_for_a_scanner(client: Client, alice: User) -> None:
     email = delivered_email(alice)
     fresh = deliver_again_just_now(email)

@@ -1,6 +1,6 @@
 """`commandcenter serve [--host H] [--port P] [--no-worker] [--no-catcher]`.
 
-The whole app in one command: the web app under gunicorn (a production server), the sender
+The whole app in one command: the web app under granian (a production server), the sender
 (`commandcenter worker`) and the embedded mail catcher (`commandcenter mailcatcher`), each a
 child process. SIGINT/SIGTERM are passed on to the children; when any child dies on its own,
 the others are stopped and serve exits non-zero, so a supervisor sees the failure.
@@ -28,7 +28,7 @@ POLL_SECONDS = 0.2
 
 
 class Command(BaseCommand):
-    help = "Serve the web app (gunicorn) with the sender worker and the mail catcher."
+    help = "Serve the web app (granian) with the sender worker and the mail catcher."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-catcher", action="store_true", help="do not start the mail catcher"
         )
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--workers", type=int, default=2, help="web server worker processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -60,14 +60,10 @@ class Command(BaseCommand):
 
     def _commands(self, options: dict[str, Any]) -> dict[str, list[str]]:
         commands = {
-            "web": [
-                sys.executable, "-m", "gunicorn", "commandcenter.wsgi:application",
-                "--bind", f"{options['host']}:{options['port']}",
-                "--workers", str(options["workers"]),
-                "--worker-class", "gthread", "--threads", str(options["threads"]),
-                "--log-level", "warning",
-            ],
-        }  # fmt: skip
+            "web": web_server(
+                options["host"], options["port"], options["workers"], options["threads"]
+            )
+        }
         if not options["no_worker"]:
             commands["worker"] = [*DJANGO, "worker"]
         if not options["no_catcher"] and settings.MAIL_GOES_TO_CATCHER:
@@ -117,6 +113,21 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+def web_server(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The production web server (the benchmarks run this same command): granian, whose
+    HTTP handling in Rust leaves the cores to the app. On 2 cores it recorded 2.5-3x the
+    tracking hits per second of gunicorn's gthread workers (bench/tracking.py,
+    BENCH_TRACKING_SERVER=gunicorn). `threads` WSGI threads per worker let the tracking
+    spool share one disk sync among many hits."""
+    return [
+        sys.executable, "-m", "granian", "--interface", "wsgi",
+        "commandcenter.wsgi:application",
+        "--host", host, "--port", str(port),
+        "--workers", str(workers), "--blocking-threads", str(threads),
+        "--no-ws", "--log-level", "warning",
+    ]  # fmt: skip
 
 
 def _relay() -> str:
