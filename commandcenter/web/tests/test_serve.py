@@ -31,12 +31,12 @@ def get_when_up(url: str, process: subprocess.Popen[str], within: float = 30) ->
         try:
             with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (http only)
                 return response.status
-        except OSError:  # refused while gunicorn starts, or a slow first answer
+        except OSError:  # refused while the web server starts, or a slow first answer
             time.sleep(0.2)
     pytest.fail(f"{url} never answered")
 
 
-def test_it_serves_the_api_under_gunicorn_and_stops_on_sigterm():
+def test_it_serves_the_api_under_the_web_server_and_stops_on_sigterm():
     port = free_port()
     process = serve(port)
     try:
