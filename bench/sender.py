@@ -8,18 +8,25 @@
    `send_queued_mail` command timed, in a child process with post_office installed
    (bench/settings_postoffice.py) and a scratch SQLite database of its own.
 
-Targets: ours >= 0.7x the ceiling, and ahead of post-office. BENCH_SENDER_EMAILS (default 2000).
+The sink runs in a child process of its own for all three, like a real MTA: on this 2-core
+machine it then competes with the contender for cores, not for one interpreter's GIL.
+
+Targets: ours >= 0.7x the ceiling, and ahead of post-office. BENCH_SENDER_EMAILS (default 2000);
+BENCH_SENDER_DATABASE=postgresql runs ours and post-office on PostgreSQL (scratch databases).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import smtplib
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.scratch import ROOT, django, scratch_database
 
@@ -28,19 +35,30 @@ TARGET_RATIO = 0.7
 
 def main(argv: list[str]) -> None:
     emails = int(os.environ.get("BENCH_SENDER_EMAILS", "2000"))
-    with scratch_database("sqlite", "sender") as env:
-        assert env is not None
-        messages = Path(env["COMMANDCENTER_VAR"]) / "messages.json"
+    backend = os.environ.get("BENCH_SENDER_DATABASE", "sqlite")
+    with scratch_database(backend, "sender") as env:
+        if env is None:
+            raise SystemExit(f"no {backend} database to measure on")
+        var = Path(env["COMMANDCENTER_VAR"])
+        messages = var / "messages.json"
         ours = _child(
             env, f"from bench.sender import measure_ours; measure_ours({emails}, {str(messages)!r})"
         )
-        office_env = dict(env, DJANGO_SETTINGS_MODULE="bench.settings_postoffice")
-        office_env["DATABASE_URL"] = env["DATABASE_URL"].replace("bench.sqlite3", "office.sqlite3")
-        django(office_env, "migrate", "--noinput")
-        office = _child(
-            office_env,
-            f"from bench.sender import measure_post_office; measure_post_office({str(messages)!r})",
-        )
+        with contextlib.ExitStack() as stack:
+            # Post-office on the same kind of database, one of its own.
+            office_url = f"sqlite:///{var / 'office.sqlite3'}"
+            if backend != "sqlite":
+                office_base = stack.enter_context(scratch_database(backend, "office"))
+                assert office_base is not None, "the server was there a moment ago"
+                office_url = office_base["DATABASE_URL"]
+            office_env = dict(env, DJANGO_SETTINGS_MODULE="bench.settings_postoffice")
+            office_env["DATABASE_URL"] = office_url
+            django(office_env, "migrate", "--noinput")
+            office = _child(
+                office_env,
+                "from bench.sender import measure_post_office; "
+                f"measure_post_office({str(messages)!r})",
+            )
     rates = {**ours, **office}
     ceiling = rates["smtplib"]
     for name, label in (
@@ -55,7 +73,7 @@ def main(argv: list[str]) -> None:
         + ("ok" if rates["ours"] > rates["post_office"] else "NO")
         + f" ({rates['ours'] / rates['post_office']:.2f}x)",
     ]
-    print(f"   {emails:,} emails; " + "; ".join(verdicts), flush=True)
+    print(f"   {emails:,} emails on {backend}; " + "; ".join(verdicts), flush=True)
 
 
 def _child(env: dict[str, str], code: str) -> dict[str, float]:
@@ -63,10 +81,73 @@ def _child(env: dict[str, str], code: str) -> dict[str, float]:
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
-def _sink() -> Any:
+class Received(NamedTuple):
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+
+class _SinkProcess:
+    """SmtpSink in a child process, like a real MTA; `messages()` fetches what it received.
+
+    The child answers one line per request on its stdin: "dump PATH" writes the received
+    messages to PATH as JSON; end of input stops it.
+    """
+
+    host = "127.0.0.1"
+
+    def __enter__(self) -> _SinkProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from bench.sender import serve_sink; serve_sink()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+        self.port = int(self._answer())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+    def messages(self) -> list[Received]:
+        with tempfile.NamedTemporaryFile(suffix=".json") as dump:
+            assert self.process.stdin is not None
+            self.process.stdin.write(f"dump {dump.name}\n")
+            self.process.stdin.flush()
+            self._answer()
+            rows = json.loads(Path(dump.name).read_text())
+        return [
+            Received(sender, recipients, raw.encode("latin-1")) for sender, recipients, raw in rows
+        ]
+
+    def _answer(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("the sink process died")
+        return line.strip()
+
+
+def serve_sink() -> None:
+    """The sink process: reports its port, then answers requests until stdin closes."""
     from commandcenter.delivery.testing import SmtpSink
 
-    return SmtpSink()
+    with SmtpSink() as sink:
+        print(sink.port, flush=True)
+        for line in sys.stdin:
+            command, _, path = line.strip().partition(" ")
+            if command == "dump":
+                rows = [(m.mail_from, m.rcpt_tos, m.raw.decode("latin-1")) for m in sink.messages]
+                Path(path).write_text(json.dumps(rows))
+                print("ok", flush=True)
+
+
+def _sink() -> _SinkProcess:
+    return _SinkProcess()
 
 
 def _pointing_at(sink: Any) -> Any:
@@ -107,7 +188,7 @@ def measure_ours(count: int, messages_file: str) -> None:
         started = time.perf_counter()
         sent = Sender("bench").drain()
         ours = count / (time.perf_counter() - started)
-        received = list(sink.messages)
+        received = sink.messages()
     if sent != count or len(received) != count:
         raise SystemExit(f"our sender handled {sent} and the sink got {len(received)} of {count}")
     _dump_rendered(messages_file)
@@ -119,8 +200,9 @@ def measure_ours(count: int, messages_file: str) -> None:
             connection.sendmail(message.mail_from, message.rcpt_tos, message.raw)
         connection.quit()
         ceiling = count / (time.perf_counter() - started)
-        if len(sink.messages) != count:
-            raise SystemExit(f"the ceiling run delivered {len(sink.messages)} of {count}")
+        replayed = len(sink.messages())
+        if replayed != count:
+            raise SystemExit(f"the ceiling run delivered {replayed} of {count}")
     print(json.dumps({"ours": ours, "smtplib": ceiling}))
 
 
@@ -167,7 +249,7 @@ def measure_post_office(messages_file: str) -> None:
         started = time.perf_counter()
         call_command("send_queued_mail", processes=1, verbosity=0)
         rate = len(rendered) / (time.perf_counter() - started)
-        received = len(sink.messages)
+        received = len(sink.messages())
     sent = QueuedEmail.objects.filter(status=0).count()  # post_office's STATUS.sent
     if received != len(rendered) or sent != len(rendered):
         raise SystemExit(f"post-office sent {sent}, the sink got {received} of {len(rendered)}")

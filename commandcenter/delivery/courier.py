@@ -8,10 +8,18 @@ thread. A message is given to the courier only after its handoff stamp is commit
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from django.core.mail import EmailMessage
 
 from commandcenter.delivery.transport import DeliveryError, Outgoing, Receipt, Transport
 from commandcenter.outbox.models import Email
@@ -65,6 +73,17 @@ class Courier:
         """True when the thread has nothing to do, so the main thread may use the transport."""
         return self.in_flight == 0
 
+    def reach(self) -> DeliveryError | None:
+        """Why the server cannot be reached, or None: connects if the courier is not busy."""
+        if self.transport.unreachable is not None or not self.idle:
+            # Busy: the courier reconnects by itself when it needs to.
+            return self.transport.unreachable
+        try:
+            self.transport.connect()
+        except DeliveryError as error:
+            return error
+        return None
+
     def send(self, handovers: Iterable[Handover]) -> None:
         for handover in handovers:
             self._todo.put(handover)
@@ -103,3 +122,147 @@ class Courier:
             return Outcome(handover, receipt=self.transport.send(handover.outgoing))
         except DeliveryError as error:
             return Outcome(handover, error=error)
+
+
+class ProcessCourier:
+    """The courier of one batch as a forked child process, for SMTP.
+
+    Same contract as Courier, but the SMTP conversation runs outside this interpreter: the
+    main thread's rendering and recording then never hold up the replies of the mail server
+    (in a thread they share one GIL, and each of the four replies of every message waits
+    for it). The child holds the batch's connection, gets each message's envelope and bytes
+    through a pipe and answers, in order, with the server's reply or the error. It never
+    touches the database. When this process dies, the child stops before its next message.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._in_flight: collections.deque[Handover] = collections.deque()
+        self._pipe, child_end = multiprocessing.Pipe()
+        context = multiprocessing.get_context("fork")
+        self._child = context.Process(
+            target=_serve_smtp,
+            args=(child_end, self._pipe, os.getpid()),
+            name="courier",
+            daemon=True,
+        )
+        self._child.start()
+        child_end.close()
+
+    def __enter__(self) -> ProcessCourier:
+        return self
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is not None:
+            # The outcomes can no longer be recorded: stop handing over at once. What was
+            # given to it stays In Progress with its handoff stamp ("delivery unknown").
+            self._child.kill()
+            self._child.join()
+        else:
+            with contextlib.suppress(OSError):  # it stopped already: collect() said why
+                self._pipe.send(None)
+            # Every outcome is in (collect(leave=0)); it only says goodbye to the server and
+            # exits. Not waiting for that saves a few milliseconds a batch: multiprocessing
+            # reaps it when the next courier starts, or at exit.
+        self._pipe.close()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def idle(self) -> bool:
+        return not self._in_flight
+
+    def reach(self) -> DeliveryError | None:
+        """Why the server cannot be reached, or None: connects if the courier is not busy."""
+        if self.transport.unreachable is not None or not self.idle:
+            # Busy: the child reconnects by itself when it needs to.
+            return self.transport.unreachable
+        self._pipe.send(CONNECT)
+        error = self._answer()
+        return error if isinstance(error, DeliveryError) else None
+
+    def send(self, handovers: Iterable[Handover]) -> None:
+        for handover in handovers:
+            outgoing = handover.outgoing
+            self._pipe.send((outgoing.sender, outgoing.recipients, outgoing.data))
+            self._in_flight.append(handover)
+
+    def collect(self, *, leave: int | None = None) -> list[Outcome]:
+        """The outcomes that are ready; with `leave`, first wait until no more than that many
+        are still in flight."""
+        outcomes: list[Outcome] = []
+        while self._in_flight:
+            wait = leave is not None and len(self._in_flight) > leave
+            if not wait and not self._pipe.poll():
+                break
+            answer = self._answer()
+            handover = self._in_flight.popleft()
+            if isinstance(answer, DeliveryError):
+                outcomes.append(Outcome(handover, error=answer))
+            else:
+                outcomes.append(Outcome(handover, receipt=Receipt(answer)))
+        return outcomes
+
+    def _answer(self) -> Any:
+        try:
+            answer = self._pipe.recv()
+        except EOFError:
+            raise RuntimeError("the courier process stopped unexpectedly") from None
+        if isinstance(answer, tuple) and answer[:1] == (CRASHED,):
+            raise RuntimeError(f"the courier process failed: {answer[1]}")
+        if isinstance(answer, tuple):
+            text, permanent, connection_lost, unreachable = answer
+            error = DeliveryError(text, permanent=permanent, connection_lost=connection_lost)
+            if unreachable:
+                # As a courier thread shares it: the next groups are deferred at once.
+                self.transport.unreachable = error
+            return error
+        return answer
+
+
+# Requests to the child besides a message's (sender, recipients, data); None ends it.
+CONNECT = "connect"
+CRASHED = "crashed"
+
+
+def _serve_smtp(pipe: Connection, parents_end: Connection, parent: int) -> None:
+    """The child: one SMTP connection (its own, opened here) for the batch's messages."""
+    # Forked with both ends: without closing the parent's, a dead parent would never be seen.
+    parents_end.close()
+    try:
+        with Transport() as transport:
+            while (request := pipe.recv()) is not None:
+                if os.getppid() != parent:
+                    # The worker died (SIGKILL): hand nothing more over.
+                    return
+                pipe.send(_carry_out(transport, request))
+    except EOFError:
+        return
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
+        with contextlib.suppress(OSError):
+            pipe.send((CRASHED, f"{type(error).__name__}: {error}"))
+
+
+def _carry_out(transport: Transport, request: Any) -> Any:
+    """None or the server's reply data when it went well; the error as a plain tuple, with
+    whether it made the server unreachable for the rest of the batch."""
+    try:
+        transport.connect()
+        if request == CONNECT:
+            return None
+        sender, recipients, data = request
+        return transport.send(Outgoing(EmailMessage(), sender, recipients, data)).data
+    except DeliveryError as error:
+        unreachable = transport.unreachable is error
+        return (error.text, error.permanent, error.connection_lost, unreachable)
+
+
+AnyCourier = Courier | ProcessCourier
+
+
+def courier_for(transport: Transport) -> AnyCourier:
+    """A courier process for SMTP; a thread for other backends (an ESP's HTTP API, locmem),
+    whose state must stay in this process."""
+    return ProcessCourier(transport) if transport.is_smtp else Courier(transport)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import Message
@@ -14,9 +19,9 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, make_msgid
 
-from commandcenter.outbox.merge import render
+from commandcenter.outbox.merge import MissingMergeField, render
 from commandcenter.outbox.models import Email
-from commandcenter.tracking.instrument import instrument, unsubscribe_headers
+from commandcenter.tracking.instrument import instrument_many, unsubscribe_headers
 
 
 def verp_address(email: Email) -> str:
@@ -46,18 +51,78 @@ def one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
+@dataclass
+class Rendered:
+    """An email's subject and bodies with the merge fields filled, before tracking."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(email: Email) -> Rendered:
+    """Fills the merge fields for the recipient; MissingMergeField when one cannot be."""
+    person, rep = email.person, email.owner
+    return Rendered(
+        subject=one_line(render(email.subject, person, rep)),
+        text=render(email.body_text, person, rep),
+        html=render(email.body_html, person, rep, html_escape=True) if email.body_html else "",
+    )
+
+
 def build_message(email: Email, *, verp: bool = True) -> EmailMultiAlternatives:
     """The email rendered for its recipient: merge fields filled, tracking added, headers set.
 
-    Raises MissingMergeField when a merge field cannot be filled for the recipient.
+    Raises MissingMergeField when a merge field cannot be filled for the recipient, and
+    ValueError for a header value that cannot be used.
     `verp=False` is for ESP backends, which collect bounces themselves: the envelope sender
     is then the rep.
     """
-    person, rep = email.person, email.owner
-    subject = one_line(render(email.subject, person, rep))
-    text = render(email.body_text, person, rep)
-    html = render(email.body_html, person, rep, html_escape=True) if email.body_html else ""
-    html, text = instrument(email, html, text)
+    built = build_messages([email], verp=verp)[0]
+    if isinstance(built, Exception):
+        raise built
+    return built
+
+
+def build_messages(
+    emails: Sequence[Email], *, verp: bool = True
+) -> list[EmailMultiAlternatives | MissingMergeField | ValueError]:
+    """build_message() for a group: render each, add tracking to all of them at once (one
+    query for the links, see instrument_many), then assemble each. In the emails' order:
+    the message, or why it cannot be built (a merge field that cannot be filled, a bad
+    header value), so that one email's problem stays its own."""
+    outcomes: list[Rendered | MissingMergeField] = []
+    for email in emails:
+        try:
+            outcomes.append(render_email(email))
+        except MissingMergeField as error:
+            outcomes.append(error)
+    instrumented = iter(
+        instrument_many(
+            [
+                (email, outcome.html, outcome.text)
+                for email, outcome in zip(emails, outcomes, strict=True)
+                if isinstance(outcome, Rendered)
+            ]
+        )
+    )
+    built: list[EmailMultiAlternatives | MissingMergeField | ValueError] = []
+    for email, outcome in zip(emails, outcomes, strict=True):
+        if not isinstance(outcome, Rendered):
+            built.append(outcome)
+            continue
+        html, text = next(instrumented)
+        try:
+            built.append(assemble(email, outcome.subject, html, text, verp=verp))
+        except ValueError as error:  # UnicodeError is one too
+            built.append(error)
+    return built
+
+
+def assemble(
+    email: Email, subject: str, html: str, text: str, *, verp: bool
+) -> EmailMultiAlternatives:
+    """The message of a rendered, instrumented email, with its headers and envelope sender."""
     sender = rep_address(email)
     headers = dict(unsubscribe_headers(email))
     if verp:
@@ -81,6 +146,8 @@ def build_message(email: Email, *, verp: bool = True) -> EmailMultiAlternatives:
 
 # RFC 5322's recommended line length, which the stdlib folds headers at.
 HEADER_LINE = 78
+# A MIME boundary's random digits, as many as the stdlib's generator writes.
+BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
 
 
 def serialize(message: Message) -> bytes:
@@ -106,7 +173,55 @@ def fold_header(policy: Policy, name: str, value: Any) -> bytes:
         and "  " not in value
     ):
         return f"{name}: {value}{policy.linesep}".encode("ascii")
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return fold_like_its_shape(policy, name, value)
     return policy.fold_binary(name, value)
+
+
+# The characters the header folding algorithm (email.header's, which compat32 policies use
+# for a plain-ASCII value) looks at: where lines may break. Every other one counts only by
+# its length, so two values of the same shape (those characters in the same places, "x" for
+# all others) fold at the same places, whatever the others are.
+FOLDING_CHARACTERS = " \t;,"
+SHAPE = str.maketrans({chr(c): "x" for c in range(128) if chr(c) not in FOLDING_CHARACTERS})
+# One recipe per shape: the folded line as literal text between runs of the value's own
+# characters. The long headers of a group's messages share their shape (a List-Unsubscribe
+# with a token, a multipart Content-Type with a boundary), so each is folded by the stdlib
+# once and then only copied.
+FoldRecipe = list[tuple[str, int, int]]
+_recipes: dict[tuple[Any, ...], FoldRecipe | None] = {}
+MAX_RECIPES = 512
+
+
+def fold_like_its_shape(policy: Policy, name: str, value: str) -> bytes:
+    """policy.fold_binary(name, value) for a printable ASCII value, from its shape's recipe."""
+    shape = value.translate(SHAPE)
+    key = (type(policy), policy.linesep, policy.max_line_length, name, shape)
+    if key not in _recipes:
+        if len(_recipes) >= MAX_RECIPES:
+            _recipes.clear()
+        _recipes[key] = fold_recipe(shape, policy.fold_binary(name, shape).decode("ascii"))
+    recipe = _recipes[key]
+    if recipe is None:
+        return policy.fold_binary(name, value)
+    return "".join(literal + value[start:end] for literal, start, end in recipe).encode("ascii")
+
+
+def fold_recipe(shape: str, folded: str) -> FoldRecipe | None:
+    """How to write a value of this shape folded: (literal text, then value[start:end])
+    pieces; None when the folding did not keep each run of "x" whole and in order."""
+    runs = [(m.start(), m.end()) for m in re.finditer("x+", shape)]
+    recipe: FoldRecipe = []
+    position = 0
+    for index, match in enumerate(re.finditer("x+", folded)):
+        if index >= len(runs) or runs[index][1] - runs[index][0] != len(match.group()):
+            return None
+        recipe.append((folded[position : match.start()], *runs[index]))
+        position = match.end()
+    if len(recipe) != len(runs):
+        return None
+    recipe.append((folded[position:], 0, 0))
+    return recipe
 
 
 class _Generator(BytesGenerator):
@@ -119,5 +234,22 @@ class _Generator(BytesGenerator):
             self.write_bytes(fold_header(policy, name, value))
         self.write_bytes(policy.linesep.encode("ascii"))
 
+    @classmethod
+    def _make_boundary(cls, text: Any = None) -> str:
+        # The stdlib checks its random boundary against the text with a regular expression
+        # compiled for that one boundary (a third of the cost of serializing a message).
+        # A boundary found nowhere in the text cannot begin one of its lines either.
+        token = f"{random.randrange(sys.maxsize):0{BOUNDARY_DIGITS}d}"
+        boundary = candidate = f"{'=' * 15}{token}=="
+        counter = 0
+        while text is not None and _encoded_like(text, candidate) in text:
+            candidate = f"{boundary}.{counter}"
+            counter += 1
+        return candidate
+
     def write_bytes(self, data: bytes) -> None:
         self._fp.write(data)  # type: ignore[attr-defined]
+
+
+def _encoded_like(text: str | bytes, boundary: str) -> str | bytes:
+    return boundary if isinstance(text, str) else boundary.encode("ascii")

@@ -1,10 +1,10 @@
 """The database as the queue: claiming due emails and recovering those a dead worker held.
 
 A claim is one conditional UPDATE (scheduled -> in_progress, with this worker's name and a
-lease) plus a "claimed" Event per email. On PostgreSQL the candidates are read with
-SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint batches instead of
-queueing behind each other; SQLite runs the whole claim in an IMMEDIATE transaction, which
-serializes claims.
+lease) plus a "claimed" Event per email, in plain SQL (records.move_many). On PostgreSQL the
+candidates are read with SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint
+batches instead of queueing behind each other; SQLite runs the whole claim in an IMMEDIATE
+transaction, which serializes claims.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commandcenter.delivery.records import move_many
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status, transition_many
 
@@ -29,10 +30,11 @@ def claim_due(worker_id: str, *, limit: int, lease_seconds: int) -> list[int]:
             .order_by("due_at", "id")
             .values_list("pk", flat=True)[:limit]
         )
-        return transition_many(
-            candidates,
+        return move_many(
+            {pk: {} for pk in candidates},
             Status.IN_PROGRESS,
             source=Status.SCHEDULED,
+            claimed_by=None,
             kind="claimed",
             data={"worker": worker_id},
             updates={

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db import connection
 
-from commandcenter.tracking.models import TrackedLink
+from commandcenter.tracking.models import new_link_token
 
 if TYPE_CHECKING:
     from commandcenter.outbox.models import Email
@@ -27,6 +29,18 @@ LINK_TAGS = frozenset({"a", "area", "v:roundrect"})
 UNTRACKED_WORDS = re.compile(r"unsubscribe|opt-?out|optout", re.IGNORECASE)
 TEXT_URL = re.compile(r"\bhttps?://[^\s<>\"'\[\]{}|\\^`]+", re.IGNORECASE)
 TRAILING_PUNCTUATION = ".,;:!?'\""
+# The links recorded for some emails ({ids}: one %s each), and a new one. Plain SQL: the
+# ORM's query building and model instances cost more than the rewriting itself.
+RECORDED_LINKS_SQL = (
+    'SELECT "email_id", "token", "url", "position" FROM "tracking_trackedlink" '
+    'WHERE "email_id" IN ({ids}) ORDER BY "email_id", "position"'
+)
+INSERT_LINKS_SQL = (
+    'INSERT INTO "tracking_trackedlink" ("email_id", "token", "url", "position") VALUES {rows}'
+)
+LINK_ROW = "(%s, %s, %s, %s)"
+# Well within SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement.
+LINKS_PER_INSERT = 1000
 PIXEL = (
     '<img src="{src}" width="1" height="1" alt="" '
     'style="display:block;width:1px;height:1px;border:0" />'
@@ -41,8 +55,8 @@ def pixel_url(email: Email) -> str:
     return public_url(f"/t/o/{email.token}.gif")
 
 
-def click_url(link: TrackedLink) -> str:
-    return public_url(f"/t/c/{link.token}")
+def click_url(token: str) -> str:
+    return public_url(f"/t/c/{token}")
 
 
 def unsubscribe_url(email: Email) -> str:
@@ -56,11 +70,33 @@ def unsubscribe_mailto(email: Email) -> str:
 
 def instrument(email: Email, body_html: str, body_text: str) -> tuple[str, str]:
     """The rendered bodies with links rewritten and the open pixel added."""
-    links = _LinkBook(email)
-    html_out = _instrument_html(body_html, links, pixel_url(email)) if body_html else ""
-    text_out = _rewrite_text(body_text, links) if body_text else body_text
-    links.save()
-    return html_out, text_out
+    return instrument_many([(email, body_html, body_text)])[0]
+
+
+def instrument_many(items: Sequence[tuple[Email, str, str]]) -> list[tuple[str, str]]:
+    """instrument() for several emails (each given with its rendered HTML and text bodies):
+    one SELECT of the links recorded earlier and one INSERT (per thousand) of the new ones.
+
+    Run it inside the transaction that records the emails' handoffs, so that the links
+    become durable together with the messages that carry them.
+    """
+    books = _LinkBook.for_emails([email for email, _, _ in items])
+    out = []
+    for email, body_html, body_text in items:
+        links = books[email.pk]
+        html_out = _instrument_html(body_html, links, pixel_url(email)) if body_html else ""
+        text_out = _rewrite_text(body_text, links) if body_text else body_text
+        out.append((html_out, text_out))
+    new = [row for book in books.values() for row in book.new]
+    with connection.cursor() as cursor:
+        # Few statements for all the new links (only placeholders are put into them).
+        for start in range(0, len(new), LINKS_PER_INSERT):
+            chunk = new[start : start + LINKS_PER_INSERT]
+            cursor.execute(
+                INSERT_LINKS_SQL.format(rows=", ".join([LINK_ROW] * len(chunk))),
+                [value for row in chunk for value in row],
+            )
+    return out
 
 
 def unsubscribe_headers(email: Email) -> dict[str, str]:
@@ -88,29 +124,43 @@ def trackable(raw_url: str) -> str | None:
 
 class _LinkBook:
     """The email's tracked links: reuses the ones recorded by an earlier attempt to send it,
-    so a link in a copy that already went out keeps working."""
+    so a link in a copy that already went out keeps working. New ones are kept as rows for
+    INSERT_LINKS_SQL."""
 
     def __init__(self, email: Email) -> None:
         self.email = email
-        self.unused: dict[str, list[TrackedLink]] = {}
+        # The tokens of the recorded links not used yet, by URL, in their order.
+        self.unused: dict[str, list[str]] = {}
         self.next_position = 0
-        self.new: list[TrackedLink] = []
-        for link in TrackedLink.objects.filter(email=email).order_by("position"):
-            self.unused.setdefault(link.url, []).append(link)
-            self.next_position = link.position + 1
+        self.new: list[tuple[int, str, str, int]] = []
+
+    @classmethod
+    def for_emails(cls, emails: Sequence[Email]) -> dict[int, _LinkBook]:
+        """A book per email, filled with its recorded links in one query."""
+        books = {email.pk: cls(email) for email in emails}
+        if not books:
+            return books
+        with connection.cursor() as cursor:
+            # Only placeholders are put into the statement.
+            cursor.execute(
+                RECORDED_LINKS_SQL.format(ids=", ".join(["%s"] * len(books))), list(books)
+            )
+            for email_id, token, url, position in cursor.fetchall():
+                books[email_id].add_recorded(token, url, position)
+        return books
+
+    def add_recorded(self, token: str, url: str, position: int) -> None:
+        self.unused.setdefault(url, []).append(token)
+        self.next_position = position + 1
 
     def url_for(self, url: str) -> str:
         reusable = self.unused.get(url)
         if reusable:
             return click_url(reusable.pop(0))
-        link = TrackedLink(email=self.email, url=url, position=self.next_position)
+        token = new_link_token()
+        self.new.append((self.email.pk, token, url, self.next_position))
         self.next_position += 1
-        self.new.append(link)
-        return click_url(link)
-
-    def save(self) -> None:
-        TrackedLink.objects.bulk_create(self.new)
-        self.new = []
+        return click_url(token)
 
 
 class _LinkFinder(HTMLParser):

@@ -53,6 +53,28 @@ def handing_over() -> QuerySet[Email]:
     return Email.objects.filter(status=Status.IN_PROGRESS, handoff_started_at__isnull=False)
 
 
+def children_of(pid: int) -> list[int]:
+    """The live child processes of a process (its courier), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command's closing parenthesis: state, then the parent's pid.
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def statuses() -> collections.Counter[str]:
     return collections.Counter(Email.objects.values_list("status", flat=True))
 
@@ -77,9 +99,18 @@ def test_it_sends_nothing_twice_after_a_worker_is_killed_mid_batch(
                 seconds=30,
                 what="the worker to be handing over its eighth email",
             )
+            couriers = children_of(first.pid)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
+        # Its courier process (holding the SMTP connection) stops with it; the one of the
+        # batch before may still be saying goodbye to the server.
+        assert 1 <= len(couriers) <= 2
+        wait_for(
+            lambda: not any(alive(pid) for pid in couriers),
+            seconds=30,
+            what="the courier to stop",
+        )
         # The group on the wire and the next one, already committed: at most two groups.
         in_flight = sorted(handing_over().values_list("to_address", flat=True))
         assert 1 <= len(in_flight) <= 2 * handoff_group

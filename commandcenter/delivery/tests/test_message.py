@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import random
+from email import policy
+
 import pytest
 from django.core.mail.message import sanitize_address
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from commandcenter.accounts.models import User
-from commandcenter.delivery.message import build_message, serialize, verp_address
+from commandcenter.delivery.message import (
+    build_message,
+    build_messages,
+    fold_like_its_shape,
+    serialize,
+    verp_address,
+)
 from commandcenter.delivery.tests.helpers import scheduled_email
 from commandcenter.delivery.transport import envelope_address
 from commandcenter.outbox.merge import MissingMergeField
@@ -135,3 +144,31 @@ def test_it_refuses_an_envelope_address_django_refuses() -> None:
         sanitize_address(too_long_label, "utf-8")
     with pytest.raises(UnicodeError):
         envelope_address(too_long_label, "utf-8")
+
+
+@pytest.mark.django_db(False)
+def test_it_folds_a_header_as_the_standard_library_does_from_its_shape() -> None:
+    picks = random.Random(7)
+    # Where lines may break, and characters that only count by their length.
+    alphabet = "  ;,,abcXYZ09:()\\<>=\"'@./-_"
+    for _ in range(3000):
+        value = "".join(picks.choice(alphabet) for _ in range(picks.randint(0, 200)))
+        name = picks.choice(["Subject", "List-Unsubscribe", "X"])
+        for each in (policy.compat32, policy.compat32.clone(linesep="\r\n")):
+            # Twice: the second time from the recipe the first one left.
+            assert fold_like_its_shape(each, name, value) == each.fold_binary(name, value)
+            assert fold_like_its_shape(each, name, value) == each.fold_binary(name, value)
+
+
+def test_it_builds_a_group_with_each_problem_kept_to_its_own_email(alice: User) -> None:
+    fine = scheduled_email(alice, to="a@example.org", body_html="<a href='https://x.io/'>x</a>")
+    missing = scheduled_email(alice, to="b@example.org", body_text="Hi {{shoe_size}}")
+    emails = list(Email.objects.select_related("person", "owner").order_by("pk"))
+
+    built = build_messages(emails)
+
+    assert [email.pk for email in emails] == [fine.pk, missing.pk]
+    assert isinstance(built[1], MissingMergeField)
+    assert not isinstance(built[0], Exception)
+    assert built[0].to == ["a@example.org"]
+    assert "/t/c/" in str(built[0].alternatives[0][0])

@@ -2,9 +2,18 @@ from __future__ import annotations
 
 import re
 
+from pytest_django import DjangoAssertNumQueries
+
+from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
-from commandcenter.tracking.instrument import instrument, unsubscribe_headers, unsubscribe_url
+from commandcenter.tracking.instrument import (
+    instrument,
+    instrument_many,
+    unsubscribe_headers,
+    unsubscribe_url,
+)
 from commandcenter.tracking.models import TrackedLink
+from commandcenter.tracking.tests.conftest import delivered_email
 
 CLICK = re.compile(r"https://cc\.example\.net/t/c/([A-Za-z0-9_-]+)")
 
@@ -111,3 +120,27 @@ def test_it_builds_the_unsubscribe_headers_of_rfc_8058(email: Email) -> None:
         ),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+
+
+def test_it_instruments_a_group_with_one_select_and_one_insert(
+    alice: User, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    emails = [delivered_email(alice, to=f"p{n}@example.org") for n in range(3)]
+    # The first one was sent before: its links are reused, the others get new ones.
+    earlier, _ = instrument(emails[0], emails[0].body_html, "")
+
+    with django_assert_num_queries(2):
+        out = instrument_many([(email, email.body_html, email.body_text) for email in emails])
+
+    assert out[0][0] == earlier
+    for email, (html, text) in zip(emails, out, strict=True):
+        tokens = CLICK.findall(html) + CLICK.findall(text)
+        links = recorded(email)
+        assert [links[t] for t in tokens] == [
+            "https://example.com/pricing?a=1&b=2",
+            "https://example.com/demo",
+        ] * 2
+        assert pixel_tag(email) in html
+    # Two links per part (the text part's reuse none of the HTML's), each email its own.
+    assert [TrackedLink.objects.filter(email=e).count() for e in emails] == [4, 4, 4]
+    assert len(set(CLICK.findall(out[1][0])) & set(CLICK.findall(out[2][0]))) == 0
