@@ -2,7 +2,7 @@
 acceptance) in two plain SQL statements each.
 
 They write exactly what `transition_many` writes — the same columns through the state
-machine's own `_status_values`, one conditional UPDATE, one Event per email moved — without
+machine's own `status_values`, one conditional UPDATE, one Event per email moved — without
 the ORM, whose query compiling and model instances were the largest cost of claiming and
 recording. Every other move of the sender goes through transition_many itself.
 """
@@ -16,7 +16,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from commandcenter.outbox.models import Email, Event
-from commandcenter.outbox.states import ALLOWED, _status_values
+from commandcenter.outbox.states import ALLOWED, status_values
 
 # Rows per multi-row INSERT: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 ROWS_PER_INSERT = 500
@@ -53,7 +53,7 @@ def move_many(
     if not data_by_email:
         return []
     now = timezone.now()
-    values = _status_values(target, "", updates, now)
+    values = status_values(target, "", updates, now)
     names = list(values)
     # Only column names of the model and placeholders are put into the statement.
     statement = MOVE_SQL.format(

@@ -115,7 +115,7 @@ def transition(
     if sources is not None:
         allowed = allowed & frozenset(sources)
     now = timezone.now()
-    values = _status_values(target, reason, updates, now)
+    values = status_values(target, reason, updates, now)
     with transaction.atomic():
         previous = (
             Email.objects.filter(pk=email_id, status__in=allowed)
@@ -142,7 +142,7 @@ def transition(
     return True
 
 
-def _status_values(
+def status_values(
     target: str, reason: str, updates: Mapping[str, Any] | None, now: dt.datetime
 ) -> dict[str, Any]:
     """The columns one move writes: status, reason, and the date its new folder sorts by."""
@@ -186,7 +186,7 @@ def transition_many(
         return []
     now = timezone.now()
     condition = Q(pk__in=ids, status=source) & (where or Q())
-    values = _status_values(target, reason, updates, now)
+    values = status_values(target, reason, updates, now)
     # No savepoint when nested: the caller's transaction is the unit (and one round trip less).
     with transaction.atomic(savepoint=False):
         if len(ids) == 1:
