@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -82,21 +83,28 @@ def compose(request: HttpRequest) -> HttpResponse:
     return render(request, "web/compose.html", {"form": form})
 
 
-def _compose_single(user: User, form: SingleEmailForm, intent: str) -> Email | None:
+def _single_email_fields(form: SingleEmailForm, intent: str) -> dict[str, Any] | None:
+    """What the single-email form asks compose_single / edit_email for; None on form errors."""
     send_at = _when(form, intent)
     if form.errors:
         return None
     data = form.cleaned_data
+    return {
+        "to": data["to"],
+        "subject": data["subject"],
+        "body_text": data["body_text"],
+        "body_html": data["body_html"],
+        "send_at": send_at,
+        "draft": intent == "draft",
+    }
+
+
+def _compose_single(user: User, form: SingleEmailForm, intent: str) -> Email | None:
+    fields = _single_email_fields(form, intent)
+    if fields is None:
+        return None
     try:
-        return compose_single(
-            user,
-            to=data["to"],
-            subject=data["subject"],
-            body_text=data["body_text"],
-            body_html=data["body_html"],
-            send_at=send_at,
-            draft=intent == "draft",
-        )
+        return compose_single(user, **fields)
     except ComposeError as error:
         show_errors(form, error)
         return None
@@ -144,21 +152,11 @@ def _initial_from(email: Email, user: User) -> dict[str, object]:
 
 
 def _save_edit(user: User, email: Email, form: SingleEmailForm, intent: str) -> bool:
-    send_at = _when(form, intent)
-    if form.errors:
+    fields = _single_email_fields(form, intent)
+    if fields is None:
         return False
-    data = form.cleaned_data
     try:
-        edit_email(
-            user,
-            email,
-            to=data["to"],
-            subject=data["subject"],
-            body_text=data["body_text"],
-            body_html=data["body_html"],
-            send_at=send_at,
-            draft=intent == "draft",
-        )
+        edit_email(user, email, **fields)
     except ComposeError as error:
         show_errors(form, error)
         return False
