@@ -49,8 +49,8 @@ from commandcenter.delivery.queue import claim_due, recover_stale
 from commandcenter.delivery.records import move_many
 from commandcenter.delivery.transport import DeliveryError, Receipt, Transport
 from commandcenter.outbox.merge import MissingMergeField
-from commandcenter.outbox.models import Email, Event
-from commandcenter.outbox.states import Status, transition_many
+from commandcenter.outbox.models import Email
+from commandcenter.outbox.states import Status, record_event, transition_many
 from commandcenter.people.services import blocking_reasons
 
 log = logging.getLogger(__name__)
@@ -306,20 +306,13 @@ class Sender:
     def keep_late_proof(self, late: list[int], data: Mapping[int, Mapping[str, Any]]) -> None:
         """The server took them, but our lease had run out and recovery already filed them as
         "delivery unknown": keep the proof of delivery beside that."""
-        current = dict(Email.objects.filter(pk__in=late).values_list("pk", "status"))
-        now = timezone.now()
-        Event.objects.bulk_create(
-            Event(
-                email_id=pk,
-                kind="sent",
-                from_status=current.get(pk, ""),
-                to_status=current.get(pk, ""),
+        for pk in late:  # rare: only after a lease ran out mid-transaction
+            record_event(
+                pk,
+                "sent",
                 detail="The mail server accepted it after the sender's lease had run out.",
                 data={"worker": self.worker_id, **data[pk]},
-                created_at=now,
             )
-            for pk in late
-        )
 
     def defer_or_give_up(self, email: Email, error: DeliveryError) -> None:
         """Transient trouble: back to Scheduled with a backoff, or Failed when time is up."""

@@ -17,7 +17,7 @@ from django.utils import timezone
 from commandcenter.accounts.models import User
 from commandcenter.outbox.merge import missing_fields
 from commandcenter.outbox.models import Batch, Email, Event
-from commandcenter.outbox.states import Status, transition_or_raise
+from commandcenter.outbox.states import Status, record_event, transition_or_raise
 from commandcenter.people.models import Person
 from commandcenter.people.services import blocking_reasons, normalise_address, people_by_address
 
@@ -313,12 +313,6 @@ def _move(email: Email, target: str, fields: dict[str, Any], *, kind: str) -> No
         )
         if not changed:
             raise ComposeError({"status": "The email is being sent and can no longer be edited."})
-        Event.objects.create(
-            email_id=email.pk,
-            kind="edited",
-            from_status=target,
-            to_status=target,
-            created_at=timezone.now(),
-        )
+        record_event(email.pk, "edited", status=target)
         return
     transition_or_raise(email, target, kind=kind, sources=[email.status], updates=fields)

@@ -218,6 +218,35 @@ def transition_many(
     return moved
 
 
+def record_event(
+    email_id: int,
+    kind: str,
+    *,
+    detail: str = "",
+    payload: str = "",
+    data: Mapping[str, Any] | None = None,
+    dedupe_key: str = "",
+    status: str | None = None,
+) -> None:
+    """An Event that moves nothing (an edit, a late proof of delivery, a signal the table
+    refuses): from and to are the email's current status (`status`, or read now)."""
+    from commandcenter.outbox.models import Email, Event
+
+    if status is None:
+        status = Email.objects.filter(pk=email_id).values_list("status", flat=True).first() or ""
+    Event.objects.create(
+        email_id=email_id,
+        kind=kind,
+        from_status=status,
+        to_status=status,
+        detail=detail,
+        payload=payload,
+        data=dict(data or {}),
+        dedupe_key=dedupe_key,
+        created_at=timezone.now(),
+    )
+
+
 def transition_or_raise(email: Email, target: str, **kwargs: Any) -> None:
     """transition() for user actions: refuses an illegal move with a readable message."""
     if not transition(email.pk, target, **kwargs):

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from commandcenter.outbox.models import Email, Event
-from commandcenter.outbox.states import transition
+from commandcenter.outbox.states import record_event, transition
 
 COUNTERS = frozenset({"opens", "clicks", "replies"})
 
@@ -73,17 +73,8 @@ def _record(
         dedupe_key=dedupe_key,
     )
     if not moved:
-        current = Email.objects.filter(pk=email.pk).values_list("status", flat=True).first() or ""
-        Event.objects.create(
-            email=email,
-            kind=kind,
-            from_status=current,
-            to_status=current,
-            detail=detail,
-            payload=payload,
-            data=data,
-            dedupe_key=dedupe_key,
-            created_at=timezone.now(),
+        record_event(
+            email.pk, kind, detail=detail, payload=payload, data=data, dedupe_key=dedupe_key
         )
     if counter:
         Email.objects.filter(pk=email.pk).update(**{counter: F(counter) + 1})
