@@ -77,8 +77,12 @@ TRANSIENT = [
     (Fault("MAIL", "421 4.3.2 Closing"), "421 4.3.2 Closing (at MAIL FROM)"),
     (Fault("MAIL", "451 4.3.0 Try later"), "451 4.3.0 Try later (at MAIL FROM)"),
     (Fault("RCPT", "451 4.7.1 Greylisted"), "451 4.7.1 Greylisted (at RCPT TO)"),
+    (Fault("DATA", "451 4.3.0 Not now"), "451 4.3.0 Not now (at DATA)"),
     (Fault("DATA", action="drop"), "closed the connection"),
     (Fault("DATA", action="stall", stall_seconds=5), "did not answer in time"),
+    # An explicit 4xx after the whole message: the server says it did not take it.
+    (Fault("dot", "451 4.3.0 Queue full"), "451 4.3.0 Queue full (at end of DATA)"),
+    (Fault("dot", "421 4.3.2 Shutting down"), "421 4.3.2 Shutting down (at end of DATA)"),
 ]
 
 
@@ -119,7 +123,8 @@ PERMANENT = [
         Fault("RCPT", "550 5.1.1 <carol@example.org>: no such user"),
         "550 5.1.1 <carol@example.org>: no such user (at RCPT TO)",
     ),
-    (Fault("DATA", "552 5.3.4 Message too big"), "552 5.3.4 Message too big (at DATA)"),
+    (Fault("DATA", "554 5.5.1 No valid recipients"), "554 5.5.1 No valid recipients (at DATA)"),
+    (Fault("dot", "552 5.3.4 Message too big"), "552 5.3.4 Message too big (at end of DATA)"),
     (Fault("MAIL", "553 5.7.1 Sender rejected"), "553 5.7.1 Sender rejected (at MAIL FROM)"),
 ]
 
