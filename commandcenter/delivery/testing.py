@@ -145,7 +145,7 @@ async def _split_reply(server: SMTP, number: int) -> str:
     for aiosmtpd to write."""
     pieces = [b"250-Ok, I have your mess", b"age\r\n250 2.0.0 queued", b" as SINK"]
     for piece in pieces:
-        if server.transport is not None:
+        if isinstance(server.transport, asyncio.WriteTransport):
             server.transport.write(piece)
         await asyncio.sleep(0.05)
     return str(number)
