@@ -7,92 +7,34 @@ which applies it while the email is still In Progress. The sender hears "250" af
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from commandcenter.accounts.models import User
 from commandcenter.delivery.sender import Sender
-from commandcenter.delivery.testing import Received, SmtpSink, free_port
+from commandcenter.delivery.testing import Received, SmtpSink
 from commandcenter.delivery.tests.helpers import point_at, scheduled_email
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person, Suppression
-from commandcenter.signals.smtp import listener
-from commandcenter.signals.tests.factories import mail
+from commandcenter.signals.tests.factories import arf, dsn, mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def inbound_port() -> Iterator[int]:
-    port = free_port()
-    server = listener("127.0.0.1", port)
-    server.start()
-    try:
-        yield port
-    finally:
-        server.stop()
-
-
 def dsn_for(message: Received) -> bytes:
-    return mail(
-        f"""
-From: MAILER-DAEMON@mx.example.org
-To: {message.mail_from}
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-""",
-        f"""
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; {message.rcpt_tos[0]}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{message.rcpt_tos[0]}>: User unknown
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {message.message_id}
-To: {message.rcpt_tos[0]}
-
---B--
-""",
-    )
+    return dsn(sent_email(message))
 
 
 def arf_for(message: Received) -> bytes:
-    return mail(
-        f"""
-From: feedback@isp.example
-To: {message.mail_from}
-Subject: Abuse report
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="B"
-""",
-        f"""
---B
-Content-Type: message/feedback-report
+    return arf(sent_email(message))
 
-Feedback-Type: abuse
-Version: 1
-Original-Rcpt-To: <{message.rcpt_tos[0]}>
 
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {message.message_id}
-To: {message.rcpt_tos[0]}
-
---B--
-""",
-    )
+def sent_email(message: Received) -> Email:
+    """The email a message the server read was made from (by its VERP token)."""
+    return Email.objects.get(token=message.mail_from.partition("+")[2].partition("@")[0])
 
 
 def reply_for(message: Received) -> bytes:
@@ -109,13 +51,13 @@ In-Reply-To: {message.message_id}
 
 
 def send_with_signal_first(
-    settings: SettingsWrapper, inbound_port: int, signal: Callable[[Received], bytes]
+    settings: SettingsWrapper, inbound_smtp_port: int, signal: Callable[[Received], bytes]
 ) -> SmtpSink:
     """Send what is due through a server that delivers `signal(message)` to our inbound
     listener before it answers 250."""
 
     def deliver_signal_first(message: Received) -> None:
-        with smtplib.SMTP("127.0.0.1", inbound_port) as client:
+        with smtplib.SMTP("127.0.0.1", inbound_smtp_port) as client:
             client.sendmail("", [message.mail_from], signal(message))
 
     with SmtpSink(on_message=deliver_signal_first) as sink:
@@ -125,11 +67,11 @@ def send_with_signal_first(
 
 
 def test_a_bounce_seen_before_sent_ends_bounced(
-    alice: User, settings: SettingsWrapper, inbound_port: int
+    alice: User, settings: SettingsWrapper, inbound_smtp_port: int
 ) -> None:
     email = scheduled_email(alice)
 
-    sink = send_with_signal_first(settings, inbound_port, dsn_for)
+    sink = send_with_signal_first(settings, inbound_smtp_port, dsn_for)
 
     email.refresh_from_db()
     assert len(sink.messages) == 1
@@ -146,11 +88,11 @@ def test_a_bounce_seen_before_sent_ends_bounced(
 
 
 def test_a_complaint_seen_before_sent_ends_spam(
-    alice: User, settings: SettingsWrapper, inbound_port: int
+    alice: User, settings: SettingsWrapper, inbound_smtp_port: int
 ) -> None:
     email = scheduled_email(alice)
 
-    send_with_signal_first(settings, inbound_port, arf_for)
+    send_with_signal_first(settings, inbound_smtp_port, arf_for)
 
     email.refresh_from_db()
     assert email.status == Status.SPAM
@@ -159,11 +101,11 @@ def test_a_complaint_seen_before_sent_ends_spam(
 
 
 def test_a_reply_seen_before_sent_is_counted(
-    alice: User, settings: SettingsWrapper, inbound_port: int
+    alice: User, settings: SettingsWrapper, inbound_smtp_port: int
 ) -> None:
     email = scheduled_email(alice)
 
-    send_with_signal_first(settings, inbound_port, reply_for)
+    send_with_signal_first(settings, inbound_smtp_port, reply_for)
 
     email.refresh_from_db()
     assert email.status == Status.DELIVERED
@@ -177,18 +119,15 @@ def test_a_reply_seen_before_sent_is_counted(
 
 
 def test_the_rest_of_a_batch_is_not_held_up(
-    alice: User, settings: SettingsWrapper, inbound_port: int
+    alice: User, settings: SettingsWrapper, inbound_smtp_port: int
 ) -> None:
     bounced = scheduled_email(alice, to="gone@example.org")
     fine = scheduled_email(alice, to="fine@example.org")
 
-    def only_for_gone(message: Received) -> bytes:
-        return dsn_for(message)
-
     def deliver_signal_first(message: Received) -> None:
         if message.rcpt_tos == ["gone@example.org"]:
-            with smtplib.SMTP("127.0.0.1", inbound_port) as client:
-                client.sendmail("", [message.mail_from], only_for_gone(message))
+            with smtplib.SMTP("127.0.0.1", inbound_smtp_port) as client:
+                client.sendmail("", [message.mail_from], dsn_for(message))
 
     with SmtpSink(on_message=deliver_signal_first) as sink:
         point_at(settings, sink.port, timeout=30)

@@ -70,21 +70,6 @@ def test_a_server_that_always_answers_late_gets_one_copy(alice: User, sink: Smtp
         assert email.reason.startswith("delivery unknown")
 
 
-def test_the_rest_of_the_batch_goes_on_over_a_new_connection(alice: User, sink: SmtpSink) -> None:
-    sink.add_fault(Fault("dot", action="drop", times=1))
-    first = scheduled_email(alice, to="first@example.org")
-    second = scheduled_email(alice, to="second@example.org")
-
-    run_worker_passes()
-
-    first.refresh_from_db()
-    second.refresh_from_db()
-    assert first.status == Status.FAILED
-    assert second.status == Status.DELIVERED
-    assert [m.rcpt_tos for m in sink.received] == [["first@example.org"], ["second@example.org"]]
-    assert sink.connections == 2
-
-
 @pytest.mark.parametrize("stage", [stage for stage in STAGES if stage != "dot"])
 def test_a_reset_before_the_end_of_data_defers_and_sends_once_later(
     alice: User, sink: SmtpSink, stage: str

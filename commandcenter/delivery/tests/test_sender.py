@@ -161,8 +161,15 @@ def test_it_keeps_the_connection_after_one_refused_recipient(alice: User, sink: 
     assert sink.connections == 1
 
 
-def test_it_reconnects_after_a_dropped_connection(alice: User, sink: SmtpSink) -> None:
-    sink.add_fault(Fault("DATA", action="drop", times=1))
+@pytest.mark.parametrize(
+    ("stage", "first_ends"),
+    [("DATA", Status.SCHEDULED), ("dot", Status.FAILED)],
+    ids=["before-the-message", "after-the-message"],
+)
+def test_it_reconnects_after_a_dropped_connection(
+    alice: User, sink: SmtpSink, stage: str, first_ends: str
+) -> None:
+    sink.add_fault(Fault(stage, action="drop", times=1))
     first = scheduled_email(alice, to="first@example.org")
     second = scheduled_email(alice, to="second@example.org")
 
@@ -170,8 +177,10 @@ def test_it_reconnects_after_a_dropped_connection(alice: User, sink: SmtpSink) -
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.status == Status.SCHEDULED
+    # Dropped after the whole message: delivery unknown; before it: tried again later.
+    assert first.status == first_ends
     assert second.status == Status.DELIVERED
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["second@example.org"]
     assert sink.connections == 2
 
 

@@ -6,11 +6,9 @@ import io
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +16,10 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 
 from commandcenter.accounts.models import User
+from commandcenter.delivery.testing import free_port
 from commandcenter.outbox.states import Status
 from commandcenter.signals.apply import is_temporary_failure
 from commandcenter.signals.models import InboundMessage
-from commandcenter.signals.smtp import listener
 from commandcenter.signals.tests.factories import delivered_email, dsn, mail, verp
 
 SCRIPT = Path(sys.executable).parent / "commandcenter"
@@ -84,30 +82,13 @@ def test_it_exits_75_when_the_database_cannot_be_reached() -> None:
     assert b"try again later" in done.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_port() -> Iterator[int]:
-    port = free_port()
-    server = listener("127.0.0.1", port)
-    server.start()
-    try:
-        yield port
-    finally:
-        server.stop()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_receives_a_bounce_by_smtp_with_the_rcpt_to_as_the_verp_hint(
-    alice: User, smtp_port: int
+    alice: User, inbound_smtp_port: int
 ) -> None:
     email = delivered_email(alice)
     raw = dsn(email, with_verp=False).replace(email.message_id.encode(), b"<elsewhere@x>")
-    with smtplib.SMTP("127.0.0.1", smtp_port) as client:
+    with smtplib.SMTP("127.0.0.1", inbound_smtp_port) as client:
         client.sendmail("", [verp(email)], raw)
     email.refresh_from_db()
     assert email.status == Status.BOUNCED
@@ -116,9 +97,9 @@ def test_it_receives_a_bounce_by_smtp_with_the_rcpt_to_as_the_verp_hint(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_mail_for_other_domains(smtp_port: int) -> None:
+def test_it_refuses_mail_for_other_domains(inbound_smtp_port: int) -> None:
     with (
-        smtplib.SMTP("127.0.0.1", smtp_port) as client,
+        smtplib.SMTP("127.0.0.1", inbound_smtp_port) as client,
         pytest.raises(smtplib.SMTPRecipientsRefused),
     ):
         client.sendmail("someone@example.net", ["victim@example.org"], b"Subject: x\r\n\r\ny")
