@@ -152,10 +152,11 @@ def _dedupe_key(email: Email, classification: Classification, digest: str) -> st
 
 def report_key(email: Email, classification: Classification) -> str:
     """What makes two reports the same report: their kind, the original they quote and each
-    recipient's verdict, for the same send of the email (a Retry Send starts a new one, so
+    recipient's verdict (final or not), for the same send of the email (a Retry Send starts a new one, so
     the next bounce of a retried email is a new report)."""
     verdicts = sorted(
-        (r.address.lower(), r.dsn_status, r.reason, " ".join(r.diagnostic.split()))
+        # `permanent`: a delay warning and the final failure may say the same words.
+        (r.address.lower(), r.permanent, r.dsn_status, r.reason, " ".join(r.diagnostic.split()))
         for r in classification.recipients
     )
     said = json.dumps(

@@ -214,3 +214,17 @@ In-Reply-To: {email.message_id}
     email.refresh_from_db()
     assert email.replies == 0
     assert kinds(email) == ["created", "claimed", "sent"]
+
+
+def test_the_final_failure_after_a_delay_warning_is_a_new_report(north_alice: User) -> None:
+    email = delivered_email(north_alice, to=PAT)
+    words = "451 4.7.1 <{to}>: Service unavailable, try again later"
+    delayed = dsn(email, status="4.7.1", action="delayed", diagnostic=words)
+    expired = dsn(email, status="4.7.1", action="failed", diagnostic=words)
+
+    apply_inbound(delayed, source="smtp")
+    assert status(email) == Status.DELIVERED
+    apply_inbound(b"Received: from mx.example.org\r\n" + expired, source="smtp")
+
+    assert status(email) == Status.BOUNCED
+    assert kinds(email)[-2:] == ["deferred_bounce", "bounced"]
