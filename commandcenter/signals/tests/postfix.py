@@ -171,6 +171,7 @@ class Pipe:
 
     name: str
     environment: dict[str, str]
+    command: Path | None = None  # another console script than the one the pipe's user runs
 
 
 @dataclass
@@ -288,7 +289,9 @@ def write_config(postfix: Postfix) -> None:
     main_cf += "".join(f"{name} = {value}\n" for name, value in setup.main_cf.items())
     master_cf = MASTER_CF.format(submission_port=postfix.submission_port, mx_port=postfix.mx_port)
     master_cf += "".join(
-        pipe_service(pipe.name, user.pw_name, str(postfix.pipe_command), pipe.environment)
+        pipe_service(
+            pipe.name, user.pw_name, str(pipe.command or postfix.pipe_command), pipe.environment
+        )
         for pipe in setup.pipes
     )
     (config / "main.cf").write_text(main_cf)

@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from email.utils import parseaddr
 from pathlib import Path
+from textwrap import indent
 
 import psycopg
 import pytest
@@ -36,12 +37,18 @@ from commandcenter.outbox.states import Status
 from commandcenter.signals.models import InboundMessage
 from commandcenter.signals.tests.factories import delivered_email, dsn, mail
 from commandcenter.signals.tests.postfix import (
+    ALIAS_LINE,
+    LISTENER_TRANSPORT,
+    RECIPIENT_LIMIT,
+    ROUTING_MAIN_CF,
+    TRANSPORT_LINE,
     Pipe,
     Postfix,
     Setup,
     header,
     kinds,
     pipe_environment,
+    pipe_service,
     pipe_user,
     running_postfix,
     send_due,
@@ -59,6 +66,17 @@ BROKEN = {
     "unmigrated.test": ("ccunmigrated", r"no such table|does not exist"),
     "misconfigured.test": ("ccmisconfigured", r"IN_PROGRESS_LEASE_SECONDS must be a whole"),
     "novar.test": ("ccnovar", r"PermissionError: \[Errno 13\] Permission denied"),
+}
+# Where Python cannot even start (a venv the pipe's user may not enter), Postfix's pipe says
+# so itself, and defers too.
+UNRUNNABLE = {"unrunnable.test": ("ccunrunnable", r"execvp \S+: Permission denied")}
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "inbound.md"
+# The values docs/inbound.md writes the configuration with.
+DOCS_ENVIRONMENT = {
+    "COMMANDCENTER_VAR": "/srv/commandcenter/var",
+    "DATABASE_URL": "sqlite:////srv/commandcenter/var/commandcenter.sqlite3",
+    "BOUNCE_DOMAIN": "bounces.example.com",
 }
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,7 +116,20 @@ def locked_var() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def postfix(unmigrated_database_url: str, locked_var: Path) -> Iterator[Postfix]:
+def unrunnable_command(locked_var: Path) -> Iterator[Path]:
+    """A console script in a directory the pipe's user may not enter."""
+    with tempfile.TemporaryDirectory(prefix="cc-unrunnable-") as directory:
+        script = Path(directory) / "commandcenter"
+        script.write_text("#!/bin/sh\nexit 0\n")
+        script.chmod(0o755)
+        Path(directory).chmod(0o700)
+        yield script
+
+
+@pytest.fixture(scope="module")
+def postfix(
+    unmigrated_database_url: str, locked_var: Path, unrunnable_command: Path
+) -> Iterator[Postfix]:
     working = pipe_environment(BOUNCE_DOMAIN=BOUNCES)
     broken = {
         "ccdown": {**working, "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none"},
@@ -112,10 +143,11 @@ def postfix(unmigrated_database_url: str, locked_var: Path) -> Iterator[Postfix]
         pipes=[
             Pipe("commandcenter", working),
             *(Pipe(name, environment) for name, environment in broken.items()),
+            Pipe("ccunrunnable", working, command=unrunnable_command),
         ],
         transports={
             BOUNCES: "commandcenter:",
-            **{domain: f"{service}:" for domain, (service, _) in BROKEN.items()},
+            **{domain: f"{service}:" for domain, (service, _) in {**BROKEN, **UNRUNNABLE}.items()},
         },
         aliases={REP: REPLY_COPIES},
     )
@@ -277,36 +309,42 @@ def test_a_pipe_that_cannot_run_keeps_the_message_deferred_until_fixed(
     rita: User, postfix: Postfix
 ) -> None:
     email = delivered_email(rita, to=PROSPECT)
-    for number, domain in enumerate(BROKEN):
+    failing = {**BROKEN, **UNRUNNABLE}
+    for number, domain in enumerate(failing):
         report = dsn(email, message_id=f"<report-{number}@mx.example.org>")
         postfix.submit(report, "", [f"bounce+{email.token}@{domain}"], mx=False)
 
-    for domain, (service, says) in BROKEN.items():
+    for domain, (service, says) in failing.items():
         line = postfix.wait_for_log(rf"to=<[^>]+@{re.escape(domain)}>, relay={service}, ")
-        assert "status=deferred (temporary failure. Command output: commandcenter ingest: " in line
+        assert "status=deferred (temporary failure. Command output: " in line, line
         assert re.search(says, line), line
+    for service, _ in BROKEN.values():
+        # Our own line comes first, where Postfix's log and the queue keep it.
+        line = postfix.log_lines(rf"relay={service}, ")[0]
+        assert "Command output: commandcenter ingest: " in line, line
         assert " - exit 75, the mail server keeps the message and tries again" in line
     assert not bounced(postfix)
     deferred = {
         message["recipients"][0]["address"].partition("@")[2]: message
         for message in postfix.queue()
     }
-    assert set(deferred) == set(BROKEN)
+    assert set(deferred) == set(failing)
     for message in deferred.values():
         assert message["queue_name"] == "deferred"
-        assert message["recipients"][0]["delay_reason"].startswith(
-            "temporary failure. Command output: commandcenter ingest: "
-        )
+        assert message["recipients"][0]["delay_reason"].startswith("temporary failure. ")
     assert not InboundMessage.objects.exists()
     email.refresh_from_db()
     assert email.status == Status.DELIVERED
 
     # The operator points the domains at a pipe that works, reloads, flushes the queue.
-    postfix.setup.transports.update({domain: "commandcenter:" for domain in BROKEN})
+    postfix.setup.transports.update({domain: "commandcenter:" for domain in failing})
     postfix.write_config()
     postfix.postfix("reload")
     postfix.flush()
-    postfix.wait_for("the deferred messages applied", lambda: InboundMessage.objects.count() == 4)
+    postfix.wait_for(
+        "the deferred messages applied",
+        lambda: InboundMessage.objects.filter(source="postfix").count() == len(failing),
+    )
     postfix.wait_for("an empty queue", lambda: not postfix.queue() or None)
     email.refresh_from_db()
     assert email.status == Status.BOUNCED
@@ -314,6 +352,27 @@ def test_a_pipe_that_cannot_run_keeps_the_message_deferred_until_fixed(
 
 
 def bounced(postfix: Postfix) -> list[str]:
-    """Postfix's log lines of a message to a broken pipe that it bounced."""
-    domains = "|".join(re.escape(domain) for domain in BROKEN)
+    """Postfix's log lines of a message to a failing pipe that it bounced."""
+    domains = "|".join(re.escape(domain) for domain in {**BROKEN, **UNRUNNABLE})
     return postfix.log_lines(rf"@(?:{domains})>, .*status=bounced")
+
+
+def test_the_docs_show_the_configuration_tested_here() -> None:
+    """docs/inbound.md shows, filled in with its own paths, what these tests run Postfix with."""
+    docs = DOCS.read_text()
+    domain = DOCS_ENVIRONMENT["BOUNCE_DOMAIN"]
+    command = "/srv/commandcenter/.venv/bin/commandcenter"
+    shown = [
+        pipe_service("commandcenter", "commandcenter", command, DOCS_ENVIRONMENT),
+        ROUTING_MAIN_CF.format(relay_domains=domain, config="/etc/postfix")
+        + RECIPIENT_LIMIT.format(name="commandcenter"),
+        TRANSPORT_LINE.format(domain=domain, transport="commandcenter:"),
+        TRANSPORT_LINE.format(domain=domain, transport=LISTENER_TRANSPORT.format(port=2525)),
+        ALIAS_LINE.format(address="rita@example.com", copy=f"replies@{domain}"),
+    ]
+    for block in shown:
+        assert indent(block, "    ") in docs, f"docs/inbound.md does not show:\n{block}"
+    [check] = [line for line in docs.splitlines() if line.strip().startswith("sudo -u ")]
+    assert f"{command} ingest " in check
+    for name, value in DOCS_ENVIRONMENT.items():
+        assert f"{name}={value}" in check

@@ -1,9 +1,8 @@
 """`commandcenter ingest`: apply one inbound message read from standard input.
 
-For an MTA's pipe transport (Postfix `pipe`, Exim `pipe`…), e.g. in Postfix master.cf:
-    commandcenter unix - n n - - pipe
-      user=commandcenter argv=/path/to/commandcenter ingest --sender ${sender}
-      --recipient ${recipient}
+For an MTA's pipe transport (Postfix `pipe`, Exim `pipe`…): docs/inbound.md has the
+Postfix configuration the tests run (signals/tests/test_postfix_*.py), its environment and
+what the pipe's user must be able to reach.
 Exit status 0 whenever the message was stored (matched to an email or not): the MTA must not
 bounce a bounce. 75 (EX_TEMPFAIL) for anything that kept it from being stored - a locked or
 unreachable database here, and, through the console script's guard (signals/pipe.py), every
