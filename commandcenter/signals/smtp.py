@@ -58,7 +58,7 @@ def _apply(raw: bytes, envelope: Envelope) -> None:
             raw,
             source="smtp",
             # aiosmtpd spells the null sender of a DSN "<>"; the pipe passes it empty.
-            envelope_sender="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
+            envelope_sender="" if envelope.mail_from == "<>" else envelope.mail_from or "",
             envelope_recipient=" ".join(envelope.rcpt_tos),
         )
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -74,18 +75,24 @@ def next_hop() -> Iterator[SmtpSink]:
 def listener(django_db_setup: None) -> Iterator[int]:
     """`commandcenter inbound-smtp` on a free port, for LISTENER_BOUNCES."""
     port = free_port()
-    server = subprocess.Popen(
-        [str(SCRIPT), "inbound-smtp", "--port", str(port)],
-        env=subprocess_env(BOUNCE_DOMAIN=LISTENER_BOUNCES),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_until("inbound-smtp to listen", lambda: listening(port), 60, explain=lambda: "")
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with tempfile.TemporaryFile() as output:
+        server = subprocess.Popen(
+            [str(SCRIPT), "inbound-smtp", "--port", str(port)],
+            env=subprocess_env(BOUNCE_DOMAIN=LISTENER_BOUNCES),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+        def said() -> str:
+            output.seek(0)
+            return "inbound-smtp said:\n" + output.read().decode(errors="replace")
+
+        try:
+            wait_until("inbound-smtp to listen", lambda: listening(port), 60, explain=said)
+            yield port
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -197,11 +204,20 @@ def test_a_deferring_next_hop_brings_the_delayed_then_the_expired_dsn(
     # Then the "expired" one, when Postfix gives up (Action: failed, Status: 4.7.1, the last
     # reply as the diagnostic): Bounced with the server's words, a soft bounce, the address
     # kept. (sisimai, the reference, names it "blocked", from the word "greylisted".)
-    email = wait_for_status(postfix, email, Status.BOUNCED, timeout=90)
+    verp = f"bounce+{email.token}@{BOUNCES}"
+    queued = queue_id(postfix, email.message_id)
+    postfix.wait_for_log(rf"{queued}: from=<{re.escape(verp)}>, status=expired, returned to sender")
+    postfix.wait_for(
+        "the expired DSN through the pipe",
+        lambda: (
+            InboundMessage.objects.filter(envelope_recipient=verp, source="postfix").count() == 2
+        ),
+    )
+    email.refresh_from_db()
+    assert email.status == Status.BOUNCED, kinds(email)
     assert email.reason.endswith("451 4.7.1 <lee@slow.test>: greylisted, try again later")
     assert not email.reason.startswith("still trying")
     assert not Suppression.objects.filter(value="lee@slow.test").exists()
-    assert InboundMessage.objects.filter(email=email, source="postfix").count() == 2
     # The next hop never took the message: every attempt stopped at RCPT TO.
     assert next_hop.messages == []
     assert next_hop.connections >= 2
