@@ -137,50 +137,40 @@ def test_it_delivers_one_copy_to_a_local_mailbox(alice: User, postfix: Postfix) 
     assert b"Hello Pat" in copies[0]
 
 
-def test_postfix_s_own_bounce_comes_back_by_the_pipe(
-    alice: User, postfix: Postfix, settings: SettingsWrapper
+# How a DSN to each bounce domain comes back: (source recorded, Postfix's relay= for it).
+PATHS = {
+    # The pipe transport, `commandcenter ingest` run as the pipe's user.
+    BOUNCES: ("postfix", r"relay=commandcenter, "),
+    # A transport-map entry to our SMTP listener, `commandcenter inbound-smtp`.
+    LISTENER_BOUNCES: ("smtp", r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, "),
+}
+
+
+@pytest.mark.parametrize("bounce_domain", PATHS)
+def test_postfix_s_own_bounce_of_an_unknown_user_comes_back(
+    bounce_domain: str, alice: User, postfix: Postfix, settings: SettingsWrapper
 ) -> None:
-    settings.BOUNCE_DOMAIN = BOUNCES
+    source, relay = PATHS[bounce_domain]
+    settings.BOUNCE_DOMAIN = bounce_domain
     email = compose_single(alice, to=UNKNOWN, subject="Pricing", body_text="Hello")
-    send_due(postfix, BOUNCES)
+    send_due(postfix, bounce_domain)
 
     email = wait_for_status(postfix, email, Status.BOUNCED)
     assert email.reason.startswith("userunknown: "), email.reason
     assert "(hard bounce)" in email.reason
     assert Suppression.objects.filter(value=UNKNOWN).exists()
     assert kinds(email) == ["created", "claimed", "sent", "bounced"]
-    verp = f"bounce+{email.token}@{BOUNCES}"
+    verp = f"bounce+{email.token}@{bounce_domain}"
     inbound = InboundMessage.objects.get(email=email)
-    # null_sender= : a DSN's empty envelope sender reaches us empty, not as MAILER-DAEMON.
-    assert (inbound.source, inbound.envelope_sender, inbound.envelope_recipient) == (
-        "postfix",
+    # A DSN's empty envelope sender reaches us empty (the pipe's null_sender=), not as
+    # MAILER-DAEMON or "<>".
+    assert (inbound.source, inbound.kind, inbound.envelope_sender, inbound.envelope_recipient) == (
+        source,
+        "bounce",
         "",
         verp,
     )
-    assert inbound.kind == "bounce"
-    postfix.wait_for_log(rf"to=<{re.escape(verp)}>, relay=commandcenter, .* status=sent")
-
-
-def test_postfix_s_own_bounce_comes_back_through_the_smtp_listener(
-    alice: User, postfix: Postfix, settings: SettingsWrapper
-) -> None:
-    settings.BOUNCE_DOMAIN = LISTENER_BOUNCES
-    email = compose_single(alice, to=UNKNOWN, subject="Pricing", body_text="Hello")
-    send_due(postfix, LISTENER_BOUNCES)
-
-    email = wait_for_status(postfix, email, Status.BOUNCED)
-    assert email.reason.startswith("userunknown: "), email.reason
-    assert Suppression.objects.filter(value=UNKNOWN).exists()
-    verp = f"bounce+{email.token}@{LISTENER_BOUNCES}"
-    inbound = InboundMessage.objects.get(email=email)
-    assert (inbound.source, inbound.envelope_sender, inbound.envelope_recipient) == (
-        "smtp",
-        "",
-        verp,
-    )
-    postfix.wait_for_log(
-        rf"to=<{re.escape(verp)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .* status=sent"
-    )
+    postfix.wait_for_log(rf"to=<{re.escape(verp)}>, {relay}.* status=sent")
 
 
 def test_a_deferring_next_hop_brings_the_delayed_then_the_expired_dsn(
