@@ -14,7 +14,6 @@ This module imports nothing of Django: it wraps the whole command, settings incl
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -44,6 +43,8 @@ def defer_on_failure() -> Iterator[None]:
         _say(deferral_line(f"stopped with exit status {code}"))
         sys.exit(EX_TEMPFAIL)
     except Exception as error:  # noqa: BLE001 - any failure must defer, not bounce
+        import traceback  # only on this path: every message pays the start-up of ingest
+
         _say(deferral_line(f"{type(error).__name__}: {error}"), traceback.format_exc())
         sys.exit(EX_TEMPFAIL)
 

@@ -173,6 +173,27 @@ def test_postfix_s_own_bounce_of_an_unknown_user_comes_back(
     postfix.wait_for_log(rf"to=<{re.escape(verp)}>, {relay}.* status=sent")
 
 
+def test_mail_for_any_other_domain_bounces_here_and_never_leaves(
+    alice: User, postfix: Postfix, settings: SettingsWrapper
+) -> None:
+    settings.BOUNCE_DOMAIN = BOUNCES
+    email = compose_single(alice, to="someone@example.org", subject="Pricing", body_text="Hi")
+    send_due(postfix, BOUNCES)
+
+    queued = queue_id(postfix, email.message_id)
+    postfix.wait_for_log(
+        rf"{queued}: to=<someone@example\.org>, relay=none, .* status=bounced "
+        r"\(nothing leaves the machine in tests\)"
+    )
+    email = wait_for_status(postfix, email, Status.BOUNCED)
+    assert "nothing leaves the machine in tests" in email.reason
+    # Whatever the tests of this module did, Postfix delivered only on this machine.
+    relays = {
+        re.sub(r":\d+$", ":PORT", relay) for relay in re.findall(r"relay=([^,]+),", postfix.log())
+    }
+    assert relays <= {"none", "virtual", "commandcenter", "127.0.0.1[127.0.0.1]:PORT"}, relays
+
+
 def test_a_deferring_next_hop_brings_the_delayed_then_the_expired_dsn(
     alice: User, postfix: Postfix, next_hop: SmtpSink, settings: SettingsWrapper
 ) -> None:
