@@ -499,6 +499,7 @@ def send_due(postfix: Postfix, bounce_domain: str) -> None:
 
 def queue_id(postfix: Postfix, message_id: str) -> str:
     """Postfix's queue id of the message with this Message-ID."""
+    assert message_id, "no Message-ID: the email was not sent (or not read again since)"
     line = postfix.wait_for_log(rf"cleanup\[\d+\]: \w+: message-id={re.escape(message_id)}")
     return line.split(": ")[1]
 

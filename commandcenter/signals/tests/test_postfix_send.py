@@ -180,6 +180,7 @@ def test_mail_for_any_other_domain_bounces_here_and_never_leaves(
     email = compose_single(alice, to="someone@example.org", subject="Pricing", body_text="Hi")
     send_due(postfix, BOUNCES)
 
+    email.refresh_from_db()
     queued = queue_id(postfix, email.message_id)
     postfix.wait_for_log(
         rf"{queued}: to=<someone@example\.org>, relay=none, .* status=bounced "
