@@ -116,7 +116,7 @@ def locked_var() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def unrunnable_command(locked_var: Path) -> Iterator[Path]:
+def unrunnable_command() -> Iterator[Path]:
     """A console script in a directory the pipe's user may not enter."""
     with tempfile.TemporaryDirectory(prefix="cc-unrunnable-") as directory:
         script = Path(directory) / "commandcenter"
