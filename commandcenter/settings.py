@@ -36,6 +36,18 @@ INSTALLED_APPS = [
     "commandcenter.api",
     "commandcenter.web",
 ]
+# Apps that only serve web requests. `commandcenter ingest`, which an MTA starts once per
+# message, leaves them out (commandcenter/settings_ingest.py): importing django-ninja and
+# django-anymail alone took longer than the rest of its start-up.
+WEB_ONLY_APPS = [
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "ninja",
+    "commandcenter.api",
+    "commandcenter.web",
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,0 +1,134 @@
+"""Start-up cost of `commandcenter ingest`, which an MTA's pipe pays on every message.
+
+On a migrated scratch SQLite database with a few delivered emails, each run pipes the bounce
+of a different email into `commandcenter ingest` (a real first bounce: the email moves to
+Bounced, its address is suppressed) and takes the wall time of the whole process. Beside it,
+in the same runs: `python -c pass` (the interpreter alone, the baseline) and the same ingest
+with every app of the web process loaded (`python -m django ingest`, the app's full
+settings), which is what the lean settings of commandcenter/settings_ingest.py save.
+The package is byte-compiled first, as an install does. Figures are medians; the runs of
+the three commands are interleaved so that other load on the machine slows each alike.
+
+`python -m bench.run startup`; BENCH_STARTUP_RUNS (default 15) sets the runs of each.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.scratch import ROOT, scratch_database
+
+BIN = Path(sys.executable).parent
+TARGET_SECONDS = 0.3
+BOUNCE_DOMAIN = "bounces.bench.example"
+BOUNCED = re.compile(r"bounce: \d+")
+
+
+def main(argv: list[str]) -> None:
+    runs = int(os.environ.get("BENCH_STARTUP_RUNS", "15"))
+    compileall.compile_dir(ROOT / "commandcenter", quiet=1)
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "commandcenter ingest": [str(BIN / "commandcenter"), "ingest"],
+        "ingest with the web apps": [sys.executable, "-m", "django", "ingest"],
+    }
+    timings: dict[str, list[float]] = {label: [] for label in commands}
+    with scratch_database("sqlite", "startup") as env:
+        assert env is not None  # SQLite is always there
+        env["BOUNCE_DOMAIN"] = BOUNCE_DOMAIN
+        reports = iter(bounces(env, (runs + 1) * 2))
+        # Round 0 is not counted: it fills the OS file cache.
+        for round_number in range(runs + 1):
+            for label, argv in commands.items():
+                if "ingest" in argv:
+                    seconds = wall_time(argv, env, next(reports), expect=BOUNCED)
+                else:
+                    seconds = wall_time(argv, env, b"")
+                if round_number:
+                    timings[label].append(seconds)
+    baseline = statistics.median(timings["python -c pass"])
+    print(f"   one bounce per run, median of {runs} runs (load average {load_average()})")
+    for label, values in timings.items():
+        median = statistics.median(values)
+        ratio = (
+            f"   {median / baseline:5.1f}x the baseline"
+            if values is not timings["python -c pass"]
+            else ""
+        )
+        target = f"   target <= {TARGET_SECONDS:.1f} s" if label == "commandcenter ingest" else ""
+        print(f"   {label:28}{median:7.3f} s (min {min(values):.3f}){ratio}{target}")
+
+
+def bounces(env: dict[str, str], count: int) -> list[bytes]:
+    """One bounce report for each of `count` delivered emails seeded into the database."""
+    seeded = subprocess.run(
+        [sys.executable, "-m", "bench.tracking", "--seed", str(count)],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tokens = json.loads(seeded.stdout.strip().splitlines()[-1])["emails"]
+    # The seed sends email n to prospect{n}@example.org.
+    return [bounce_report(token, f"prospect{n}@example.org") for n, token in enumerate(tokens)]
+
+
+def bounce_report(token: str, address: str) -> bytes:
+    verp = f"bounce+{token}@{BOUNCE_DOMAIN}"
+    text = f"""Return-Path: <>
+From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
+To: {verp}
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <report-{token}@mx.example.org>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; {address}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <{address}>: Recipient address rejected: User unknown
+
+--B--
+"""
+    return text.replace("\n", "\r\n").encode()
+
+
+def wall_time(
+    argv: Sequence[str], env: dict[str, str], stdin: bytes, expect: re.Pattern[str] | None = None
+) -> float:
+    """Seconds from start to exit of one run; a failure (or an unexpected answer) stops all."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, input=stdin, env=env, cwd=ROOT, capture_output=True)
+    seconds = time.perf_counter() - started
+    answer = done.stdout.decode().strip()
+    if done.returncode or (expect is not None and not expect.fullmatch(answer)):
+        raise SystemExit(f"{' '.join(argv)} failed: {answer}\n{done.stderr.decode()[-2000:]}")
+    return seconds
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
