@@ -1,8 +1,9 @@
 """Start-up cost of `commandcenter ingest`, which an MTA's pipe pays on every message.
 
-On a migrated scratch SQLite database with a few delivered emails, each run pipes the bounce
-of a different email into `commandcenter ingest` (a real first bounce: the email moves to
-Bounced, its address is suppressed) and takes the wall time of the whole process. Beside it,
+On a migrated scratch SQLite database with a few delivered emails, each run pipes Postfix's
+bounce of a different email into `commandcenter ingest`, as a pipe transport does (a real
+first bounce: the email moves to Bounced, its address is suppressed), and takes the wall
+time of the whole process. Beside it,
 in the same runs: `python -c pass` (the interpreter alone, the baseline) and the same ingest
 with every app of the web process loaded (`python -m django ingest`, the app's full
 settings), which is what the lean settings of commandcenter/settings_ingest.py save.
@@ -34,6 +35,7 @@ BIN = Path(sys.executable).parent
 TARGET_SECONDS = 0.3
 BOUNCE_DOMAIN = "bounces.bench.example"
 BOUNCED = re.compile(r"bounce: \d+")
+POSTFIX_BOUNCE = ROOT / "commandcenter/signals/tests/data/heldout/messages/postfix-userunknown.eml"
 
 
 def main(argv: list[str]) -> None:
@@ -53,7 +55,10 @@ def main(argv: list[str]) -> None:
         for round_number in range(runs + 1):
             for label, argv in commands.items():
                 if "ingest" in argv:
-                    timing = timed(argv, env, next(reports), expect=BOUNCED)
+                    recipient, bounce = next(reports)
+                    # As a Postfix pipe runs it: argv=… ingest --recipient ${recipient}
+                    pipe = [*argv, "--recipient", recipient]
+                    timing = timed(pipe, env, bounce, expect=BOUNCED)
                 else:
                     timing = timed(argv, env, b"")
                 if round_number:
@@ -75,8 +80,9 @@ def report(timings: dict[str, list[Timing]], runs: int) -> None:
         )
 
 
-def bounces(env: dict[str, str], count: int) -> list[bytes]:
-    """One bounce report for each of `count` delivered emails seeded into the database."""
+def bounces(env: dict[str, str], count: int) -> list[tuple[str, bytes]]:
+    """The envelope recipient and the bounce report of each of `count` delivered emails
+    seeded into the database."""
     seeded = subprocess.run(
         [sys.executable, "-m", "bench.tracking", "--seed", str(count)],
         env=env,
@@ -87,37 +93,26 @@ def bounces(env: dict[str, str], count: int) -> list[bytes]:
     )
     tokens = json.loads(seeded.stdout.strip().splitlines()[-1])["emails"]
     # The seed sends email n to prospect{n}@example.org.
-    return [bounce_report(token, f"prospect{n}@example.org") for n, token in enumerate(tokens)]
+    return [
+        (verp(token), bounce_report(token, f"prospect{n}@example.org"))
+        for n, token in enumerate(tokens)
+    ]
 
 
 def bounce_report(token: str, address: str) -> bytes:
-    verp = f"bounce+{token}@{BOUNCE_DOMAIN}"
-    text = f"""Return-Path: <>
-From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
-To: {verp}
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <report-{token}@mx.example.org>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+    """Postfix's own report of an unknown user, about the email of `token` to `address`."""
+    report = POSTFIX_BOUNCE.read_bytes()
+    for old, new in [
+        ("dana.moss@example.org", address),
+        ("bounce+tok1@bounces.sales.example.com", verp(token)),
+        ("<dsn-1@mx.example.net>", f"<dsn-{token}@mx.example.net>"),
+    ]:
+        report = report.replace(old.encode(), new.encode())
+    return report
 
---B
-Content-Type: text/plain
 
-Your message could not be delivered.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.org
-
-Final-Recipient: rfc822; {address}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{address}>: Recipient address rejected: User unknown
-
---B--
-"""
-    return text.replace("\n", "\r\n").encode()
+def verp(token: str) -> str:
+    return f"bounce+{token}@{BOUNCE_DOMAIN}"
 
 
 Timing = tuple[float, float]  # wall seconds, CPU seconds
