@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from commandcenter.accounts.models import User
 
@@ -126,6 +128,14 @@ def test_ones_own_good_password_does_not_wipe_failures_against_another(
     assert last_try.status == 429
 
 
+@pytest.fixture
+def back_to_english_afterwards() -> Iterator[None]:
+    # The locale middleware leaves the language of the last request active in this thread.
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.mark.usefixtures("back_to_english_afterwards")
 def test_the_lockout_message_is_translated(alice: User) -> None:
     fail_until_the_limit("alice", ["198.51.100.1"])
 
