@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -87,13 +88,27 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "commandcenter.web.views.account.signin_refused"
 AXES_DISABLE_ACCESS_LOG = True
+
+
+def _trusted_proxies() -> list[str]:
+    """TRUSTED_PROXIES: addresses or networks, comma-separated (unset: a proxy on this host;
+    empty: none)."""
+    raw = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
+    proxies = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES must be IP addresses or networks, comma-separated; "
+                f"{proxy!r} is neither"
+            ) from None
+    return proxies
+
+
 # The client's address is REMOTE_ADDR, which commandcenter/wsgi.py takes from the
-# X-Forwarded-For of a trusted reverse proxy (TRUSTED_PROXIES).
-TRUSTED_PROXIES = [
-    host.strip()
-    for host in os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
-    if host.strip()
-]
+# X-Forwarded-For of a trusted reverse proxy.
+TRUSTED_PROXIES = _trusted_proxies()
 
 TEMPLATES = [
     {

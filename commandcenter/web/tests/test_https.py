@@ -1,4 +1,5 @@
-"""Behind a TLS-terminating proxy: Secure cookies, HSTS and the proxy's https header.
+"""Behind a TLS-terminating proxy: Secure cookies, HSTS, the proxy's https header, the proxies
+we believe.
 
 The settings follow PUBLIC_URL, read from the environment when they are imported, so each
 case runs in a child process started with its own PUBLIC_URL, against the test database.
@@ -94,3 +95,16 @@ def test_an_https_form_from_another_origin_is_refused(alice_with_a_real_password
     seen = browse("https://cc.example.net", origin="https://evil.example")
 
     assert seen["signed_in"] is False
+
+
+def test_a_trusted_proxy_that_is_no_address_stops_the_start_with_its_name() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=subprocess_env(TRUSTED_PROXIES="127.0.0.1, nginx"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "TRUSTED_PROXIES must be IP addresses or networks" in done.stderr
+    assert "'nginx'" in done.stderr
