@@ -65,7 +65,6 @@ def test_it_applies_a_bounce_without_loading_the_web_app(alice: User) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_settings_an_operator_chose(alice: User) -> None:
     email = delivered_email(alice)
-
     chosen = "bench.settings_postoffice"  # the app's settings and one more app
 
     done = run_ingest(dsn(email), "--recipient", verp(email), DJANGO_SETTINGS_MODULE=chosen)
