@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -34,12 +37,26 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "ninja",  # its templates and static files: the API docs page is served without a CDN
+    "axes",
     "commandcenter.accounts",
     "commandcenter.people",
     "commandcenter.outbox",
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",
+    "commandcenter.api",
+    "commandcenter.web",
+]
+# Apps that only serve web requests. `commandcenter ingest`, which an MTA starts once per
+# message, leaves them out (commandcenter/settings_ingest.py): importing django-ninja and
+# django-anymail alone took longer than the rest of its start-up.
+WEB_ONLY_APPS = [
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "ninja",
+    "axes",
     "commandcenter.api",
     "commandcenter.web",
 ]
@@ -54,12 +71,51 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into the sign-in page's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "commandcenter.urls"
 WSGI_APPLICATION = "commandcenter.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/login/"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Failed sign-ins (django-axes): after SIGNIN_FAILURE_LIMIT failures for one account, or
+# from one client address, sign-in is refused for SIGNIN_COOLOFF_SECONDS after the last.
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("SIGNIN_COOLOFF_SECONDS", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset by a success: one's own good password must not wipe the failures someone made
+# against another account from the same address.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "commandcenter.web.views.account.signin_refused"
+AXES_DISABLE_ACCESS_LOG = True
+
+
+def _trusted_proxies() -> list[str]:
+    """TRUSTED_PROXIES: addresses or networks, comma-separated (unset: a proxy on this host;
+    empty: none)."""
+    raw = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
+    proxies = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES must be IP addresses or networks, comma-separated; "
+                f"{proxy!r} is neither"
+            ) from None
+    return proxies
+
+
+# The client's address is REMOTE_ADDR, which commandcenter/wsgi.py takes from the
+# X-Forwarded-For of a trusted reverse proxy.
+TRUSTED_PROXIES = _trusted_proxies()
 
 TEMPLATES = [
     {
@@ -159,6 +215,15 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# TLS ends at the reverse proxy (README, "Behind a reverse proxy"). With an https PUBLIC_URL,
+# cookies travel over https only, browsers are told to keep to https (HSTS), and a request
+# the proxy marks "X-Forwarded-Proto: https" is a secure one.
+HTTPS = urlsplit(PUBLIC_URL).scheme == "https"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000) if HTTPS else 0
+CSRF_TRUSTED_ORIGINS = [f"{urlsplit(PUBLIC_URL).scheme}://{urlsplit(PUBLIC_URL).netloc}"]
 
 LOGGING = {
     "version": 1,

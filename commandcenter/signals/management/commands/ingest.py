@@ -24,6 +24,8 @@ from commandcenter.signals.pipe import EX_TEMPFAIL, deferral_line
 class Command(BaseCommand):
     help = "Apply one inbound message (bounce, complaint, reply…) read from standard input."
     stealth_options = ("stdin",)
+    # Started once per message: the system checks would import the whole web app each time.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sender", default="", help="The envelope sender (MAIL FROM).")
