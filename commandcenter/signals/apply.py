@@ -152,8 +152,8 @@ def _dedupe_key(email: Email, classification: Classification, digest: str) -> st
 
 def report_key(email: Email, classification: Classification) -> str:
     """What makes two reports the same report: their kind, the original they quote and each
-    recipient's verdict (final or not), for the same send of the email (a Retry Send starts a new one, so
-    the next bounce of a retried email is a new report)."""
+    recipient's verdict (final or not), for the same send of the email (a Retry Send starts
+    a new one, so the next bounce of a retried email is a new report)."""
     verdicts = sorted(
         # `permanent`: a delay warning and the final failure may say the same words.
         (r.address.lower(), r.permanent, r.dsn_status, r.reason, " ".join(r.diagnostic.split()))
