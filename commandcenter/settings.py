@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",
+    "commandcenter.campaigns",
+    "commandcenter.tasks",
     "commandcenter.api",
     "commandcenter.web",
 ]

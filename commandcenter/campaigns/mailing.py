@@ -1,0 +1,121 @@
+"""The one place campaigns touch the outbox's compose and merge rules.
+
+Campaign emails are ordinary Emails made by `outbox.compose.compose_bulk` (so the merge-field
+rule, blocked recipients and the initial state are the same as for any email) and then
+marked as the campaign's: campaign, step, enrolment, variant, thread references and the due
+time the step was planned for. Whatever the outbox decides about merge fields flows in here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from commandcenter.accounts.models import User
+from commandcenter.outbox import merge
+from commandcenter.outbox.compose import MAX_GROUP, Content, Recipient, compose_bulk
+from commandcenter.outbox.models import Batch, Email
+from commandcenter.outbox.states import Status
+from commandcenter.people.models import Person
+
+# The merge fields every person has (custom fields come on top, per owner).
+STANDARD_FIELDS = frozenset(
+    {"first_name", "last_name", "title", "company", "email", "my_name", "my_signature", "my_email"}
+)
+
+
+def fields_in(*templates: str) -> list[str]:
+    return merge.fields_in(*templates)
+
+
+def known_fields(owner: User) -> set[str]:
+    """Merge fields a template of this owner may use: the standard ones and every custom
+    field one of their people has."""
+    names = set(STANDARD_FIELDS)
+    for custom in Person.objects.filter(owner=owner).exclude(custom_fields={}).values_list(
+        "custom_fields", flat=True
+    )[:10_000]:
+        if isinstance(custom, dict):
+            names.update(custom)
+    return names
+
+
+def preview(template: str, person: Person, owner: User, *, html: bool = False) -> str:
+    """A template filled for one person (MissingMergeField when it cannot be)."""
+    return merge.render(template, person, owner, html_escape=html)
+
+
+@dataclass
+class Outgoing:
+    """One campaign email to make."""
+
+    enrolment_id: int
+    person: Person
+    content: Content
+    due_at: dt.datetime
+    campaign_id: int
+    step_id: int
+    variant_id: int | None = None
+    references: str = ""
+
+
+def make_emails(owner: User, outgoing: Sequence[Outgoing]) -> list[Email]:
+    """Create the emails (Scheduled, or Failed with the outbox's reason), marked as the
+    campaign's; in the caller's transaction."""
+    made: list[Email] = []
+    groups: dict[tuple[str, str, str], list[Outgoing]] = defaultdict(list)
+    for item in outgoing:
+        key = (item.content.subject, item.content.body_text, item.content.body_html)
+        groups[key].append(item)
+    with transaction.atomic(savepoint=False):
+        for items in groups.values():
+            for start in range(0, len(items), MAX_GROUP):
+                made += _make_group(owner, items[start : start + MAX_GROUP])
+    return made
+
+
+def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
+    batch, emails = compose_bulk(
+        owner,
+        mode=Batch.Mode.GROUP,
+        recipients=[Recipient(item.person.email.lower()) for item in items],
+        content=items[0].content,
+    )
+    for email, item in zip(emails, items, strict=True):
+        email.batch = None
+        email.campaign_id = item.campaign_id
+        email.step_id = item.step_id
+        email.enrolment_id = item.enrolment_id
+        email.variant_id = item.variant_id
+        email.references = item.references
+        if email.status == Status.SCHEDULED:
+            email.send_at = email.due_at = email.sort_at = item.due_at
+    Email.objects.bulk_update(
+        emails,
+        ["batch", "campaign", "step", "enrolment", "variant", "references", "send_at", "due_at", "sort_at"],
+        batch_size=500,
+    )
+    # A campaign's emails are not a Group send: no batch rolls them up in the folders.
+    batch.delete()
+    return emails
+
+
+def thread_references(previous: Email) -> str:
+    """The References of a follow-up to `previous`: its own, then its Message-ID."""
+    return " ".join(part for part in (previous.references, previous.message_id) if part)
+
+
+def reply_subject(subject: str) -> str:
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def emails_of(enrolment_ids: Iterable[int], step_id: int) -> dict[int, Email]:
+    return {
+        e.enrolment_id: e
+        for e in Email.objects.filter(enrolment_id__in=list(enrolment_ids), step_id=step_id)
+        if e.enrolment_id is not None
+    }

@@ -1,0 +1,114 @@
+"""The task state machine: open, completed, skipped (and deleted, hidden like a deleted email).
+
+One table of allowed moves and one `transition()` that makes a move with a conditional
+UPDATE and writes the TaskEvent in the same transaction; zero rows changed means the move
+was not allowed from the task's status, or someone else made it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    SKIPPED = "skipped", "Skipped"
+    # Not a view: hand-made tasks can be deleted; their events are kept.
+    DELETED = "deleted", "Deleted"
+
+
+DONE = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})
+
+# target: the statuses a task may move to it from.
+ALLOWED: Mapping[str, frozenset[str]] = {
+    TaskStatus.COMPLETED: frozenset({TaskStatus.OPEN}),
+    TaskStatus.SKIPPED: frozenset({TaskStatus.OPEN}),
+    TaskStatus.DELETED: frozenset({TaskStatus.OPEN, TaskStatus.COMPLETED, TaskStatus.SKIPPED}),
+}
+
+
+class TaskRefused(Exception):
+    """An action the task's status or origin does not allow, with a message for the rep."""
+
+
+def transition_many(
+    task_ids: Iterable[int],
+    target: str,
+    *,
+    kind: str,
+    actor_id: int | None,
+    detail: str = "",
+    data: Mapping[str, Any] | None = None,
+    updates: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Move those tasks whose status allows it to `target`, one TaskEvent each; the ids moved."""
+    from commandcenter.tasks.models import Task, TaskEvent
+
+    ids = sorted(set(task_ids))
+    if not ids:
+        return []
+    now = timezone.now()
+    values: dict[str, Any] = {"status": target, "updated_at": now, **(updates or {})}
+    if target in DONE:
+        values.setdefault("done_at", now)
+        values.setdefault("done_by_id", actor_id)
+    with transaction.atomic():
+        rows = list(
+            Task.objects.select_for_update()
+            .filter(pk__in=ids, status__in=ALLOWED[target])
+            .values_list("pk", "status")
+        )
+        moved: list[int] = []
+        events: list[TaskEvent] = []
+        for source in {status for _pk, status in rows}:
+            pks = [pk for pk, status in rows if status == source]
+            Task.objects.filter(pk__in=pks, status=source).update(**values)
+            moved += pks
+            events += [
+                TaskEvent(
+                    task_id=pk,
+                    kind=kind,
+                    from_status=source,
+                    to_status=target,
+                    actor_id=actor_id,
+                    detail=detail,
+                    data=dict(data or {}),
+                    created_at=now,
+                )
+                for pk in pks
+            ]
+        TaskEvent.objects.bulk_create(events, batch_size=500)
+    return sorted(moved)
+
+
+def transition(task_id: int, target: str, **kwargs: Any) -> bool:
+    return bool(transition_many([task_id], target, **kwargs))
+
+
+def record_event(
+    task_id: int,
+    kind: str,
+    *,
+    actor_id: int | None,
+    status: str,
+    detail: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """A TaskEvent that moves nothing: created, edited, snoozed, reassigned."""
+    from commandcenter.tasks.models import TaskEvent
+
+    TaskEvent.objects.create(
+        task_id=task_id,
+        kind=kind,
+        from_status=status,
+        to_status=status,
+        actor_id=actor_id,
+        detail=detail,
+        data=dict(data or {}),
+        created_at=timezone.now(),
+    )
