@@ -91,12 +91,12 @@ def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
         email.step_id = item.step_id
         email.enrolment_id = item.enrolment_id
         email.variant_id = item.variant_id
-        email.references = item.references
+        email.reference_ids = item.references
         if email.status == Status.SCHEDULED:
             email.send_at = email.due_at = email.sort_at = item.due_at
     Email.objects.bulk_update(
         emails,
-        ["batch", "campaign", "step", "enrolment", "variant", "references", "send_at", "due_at", "sort_at"],
+        ["batch", "campaign", "step", "enrolment", "variant", "reference_ids", "send_at", "due_at", "sort_at"],
         batch_size=500,
     )
     # A campaign's emails are not a Group send: no batch rolls them up in the folders.
@@ -106,7 +106,7 @@ def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
 
 def thread_references(previous: Email) -> str:
     """The References of a follow-up to `previous`: its own, then its Message-ID."""
-    return " ".join(part for part in (previous.references, previous.message_id) if part)
+    return " ".join(part for part in (previous.reference_ids, previous.message_id) if part)
 
 
 def reply_subject(subject: str) -> str:

@@ -148,7 +148,7 @@ def assemble(
 def thread_headers(email: Email) -> dict[str, str]:
     """In-Reply-To and References of a threaded follow-up (a campaign step with "thread"):
     the Message-IDs of the emails that person actually got, the last one answered."""
-    references = email.references.split()
+    references = email.reference_ids.split()
     if not references:
         return {}
     return {"In-Reply-To": references[-1], "References": " ".join(references)}

@@ -90,7 +90,7 @@ class Email(models.Model):
     )
     # A threaded follow-up: the Message-IDs of the thread so far (References), oldest first;
     # the last one is its In-Reply-To.
-    references = models.TextField(blank=True)
+    reference_ids = models.TextField(blank=True)
 
     # Engagement counters (human events only); derived from events.
     opens = models.PositiveIntegerField(default=0)

@@ -4,6 +4,13 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from commandcenter.outbox import counts
+
+
+def reinstall_count_triggers(apps, schema_editor):
+    # SQLite rebuilds the table to add foreign keys, which drops its triggers.
+    counts.install_triggers(schema_editor.connection)
+
 
 class Migration(migrations.Migration):
 
@@ -27,7 +34,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='email',
-            name='references',
+            name='reference_ids',
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
@@ -48,4 +55,5 @@ class Migration(migrations.Migration):
             model_name='email',
             constraint=models.UniqueConstraint(condition=models.Q(('enrolment__isnull', False)), fields=('enrolment', 'step'), name='email_once_per_enrolment_step'),
         ),
+        migrations.RunPython(reinstall_count_triggers, migrations.RunPython.noop),
     ]
