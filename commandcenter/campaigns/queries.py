@@ -118,7 +118,7 @@ def campaign_stats(campaign: Campaign) -> dict[str, Any]:
         **states,
         "exited_by_reason": exited,
         # listmonk #1931: finished only when every enrolment is final.
-        "finished": enrolled > 0 and all(states[s] == 0 for s in LIVE),
+        "is_finished": enrolled > 0 and all(states[s] == 0 for s in LIVE),
         **totals,
         "steps": steps,
     }

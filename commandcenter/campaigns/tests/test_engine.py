@@ -78,7 +78,7 @@ def test_it_runs_a_three_step_campaign_on_its_days(alice: User, sink: SmtpSink) 
     enrolment.refresh_from_db()
     assert enrolment.state == "finished"
     stats = campaign_stats(campaign)
-    assert (stats["enrolled"], stats["finished"], stats["sent"]) == (1, True, 2)
+    assert (stats["enrolled"], stats["finished"], stats["is_finished"], stats["sent"]) == (1, 1, True, 2)
 
 
 def test_it_skips_weekends_from_a_saturday_enrolment(alice: User) -> None:
