@@ -38,7 +38,9 @@ class StepIn(Input):
     id: StrictInt | None = Field(None, description="PATCH: an existing step to keep.")
     day: StrictInt
     type: StepType
-    time: Text | None = Field(None, description="HH:MM in the recipient's zone; absent: as the day begins.")
+    time: Text | None = Field(
+        None, description="HH:MM in the recipient's zone; absent: as the day begins."
+    )
     subject: Text = ""
     body_text: Text = ""
     body_html: Text = ""
@@ -131,8 +133,13 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
             "thread": s.thread,
             "notes": s.notes,
             "variants": [
-                {"id": v.pk, "letter": v.letter, "subject": v.subject, "body_text": v.body_text,
-                 "body_html": v.body_html}
+                {
+                    "id": v.pk,
+                    "letter": v.letter,
+                    "subject": v.subject,
+                    "body_text": v.body_text,
+                    "body_html": v.body_html,
+                }
                 for v in s.variants.all()
             ],
         }
@@ -160,7 +167,9 @@ def enrolment_json(e: Enrolment) -> dict[str, Any]:
         "exit_reason": e.exit_reason,
         "paused_until": utc(e.paused_until),
         "next_step": e.next_step_id if e.state in ("active", "paused") else None,
-        "next_step_label": e.next_step.label if e.next_step and e.state in ("active", "paused") else None,
+        "next_step_label": e.next_step.label
+        if e.next_step and e.state in ("active", "paused")
+        else None,
         "next_at": utc(e.next_at) if e.state in ("active", "paused") else None,
         "started_on": e.started_on,
         "zone": e.zone,
@@ -210,7 +219,9 @@ def campaign_or_404(request: HttpRequest, campaign_id: int, *, write: bool = Fal
         condition = builder.visible_campaigns(current.acting or current.user, current.owner_ids)
     campaign = None
     if 1 <= campaign_id <= MAX_ID:
-        campaign = Campaign.objects.select_related("owner").filter(condition, pk=campaign_id).first()
+        campaign = (
+            Campaign.objects.select_related("owner").filter(condition, pk=campaign_id).first()
+        )
     if campaign is None:
         raise HttpError(404, f"No campaign with id {campaign_id}.")
     return campaign
@@ -232,20 +243,33 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Reply[dict[str
     return Reply(201, campaign_json(campaign))
 
 
-@router.get("/campaigns", response=answers({200: list[CampaignOut]}), summary="Campaigns with statistics")
+@router.get(
+    "/campaigns", response=answers({200: list[CampaignOut]}), summary="Campaigns with statistics"
+)
 def list_campaigns(request: HttpRequest) -> list[dict[str, Any]]:
     current = viewer(request)
     condition = builder.visible_campaigns(current.acting or current.user, current.owner_ids)
-    return [campaign_json(c) for c in Campaign.objects.filter(condition).select_related("owner").order_by("-pk")[:200]]
+    return [
+        campaign_json(c)
+        for c in Campaign.objects.filter(condition).select_related("owner").order_by("-pk")[:200]
+    ]
 
 
-@router.get("/campaigns/{campaign_id}", response=answers({200: CampaignOut}, 404), summary="One campaign")
+@router.get(
+    "/campaigns/{campaign_id}", response=answers({200: CampaignOut}, 404), summary="One campaign"
+)
 def get_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
     return campaign_json(campaign_or_404(request, campaign_id))
 
 
-@router.patch("/campaigns/{campaign_id}", response=answers({200: CampaignOut}, 404, 409), summary="Edit a campaign")
-def patch_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPatch) -> dict[str, Any]:
+@router.patch(
+    "/campaigns/{campaign_id}",
+    response=answers({200: CampaignOut}, 404, 409),
+    summary="Edit a campaign",
+)
+def patch_campaign(
+    request: HttpRequest, campaign_id: int, payload: CampaignPatch
+) -> dict[str, Any]:
     user = viewer(request).writer()
     campaign = campaign_or_404(request, campaign_id, write=True)
     changes = payload.model_dump(exclude_unset=True)
@@ -267,12 +291,16 @@ def patch_campaign(request: HttpRequest, campaign_id: int, payload: CampaignPatc
     return campaign_json(campaign)
 
 
-@router.post("/campaigns/{campaign_id}/pause", response=answers({200: CampaignOut}, 404), summary="Pause")
+@router.post(
+    "/campaigns/{campaign_id}/pause", response=answers({200: CampaignOut}, 404), summary="Pause"
+)
 def pause_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
     return campaign_json(builder.pause(campaign_or_404(request, campaign_id, write=True)))
 
 
-@router.post("/campaigns/{campaign_id}/resume", response=answers({200: CampaignOut}, 404), summary="Resume")
+@router.post(
+    "/campaigns/{campaign_id}/resume", response=answers({200: CampaignOut}, 404), summary="Resume"
+)
 def resume_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
     return campaign_json(builder.resume(campaign_or_404(request, campaign_id, write=True)))
 
@@ -306,7 +334,9 @@ def enrol_people(request: HttpRequest, campaign_id: int, payload: EnrolIn) -> Re
     response=answers({200: list[EnrolmentOut]}, 404),
     summary="The campaign's people, their state and next step",
 )
-def list_enrolments(request: HttpRequest, campaign_id: int, state: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+def list_enrolments(
+    request: HttpRequest, campaign_id: int, state: str = "", limit: int = 1000
+) -> list[dict[str, Any]]:
     campaign = campaign_or_404(request, campaign_id)
     current = viewer(request)
     rows = Enrolment.objects.filter(campaign=campaign, owner_id__in=current.owner_ids)
@@ -346,6 +376,10 @@ def remove_enrolment(request: HttpRequest, campaign_id: int, who: str) -> Reply[
     return Reply(204, None)
 
 
-@router.get("/campaigns/{campaign_id}/stats", response=answers({200: dict[str, Any]}, 404), summary="Statistics")
+@router.get(
+    "/campaigns/{campaign_id}/stats",
+    response=answers({200: dict[str, Any]}, 404),
+    summary="Statistics",
+)
 def campaign_stats(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
     return queries.campaign_stats(campaign_or_404(request, campaign_id))

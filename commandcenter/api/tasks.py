@@ -51,7 +51,9 @@ class TaskPatch(Input):
 
 
 class CompleteIn(Input):
-    outcome: Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "other", ""] = ""
+    outcome: Literal["connected", "voicemail", "no_answer", "busy", "wrong_number", "other", ""] = (
+        ""
+    )
     outcome_notes: Text = ""
 
 
@@ -200,10 +202,16 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Reply[dict[str, Any]]:
         task = services.create_task(user, services.TaskFields(**payload.model_dump()))
     except services.TaskError as error:
         raise bad(error) from None
-    return Reply(201, task_json(Task.objects.select_related("person", "owner", "assignee").get(pk=task.pk)))
+    return Reply(
+        201, task_json(Task.objects.select_related("person", "owner", "assignee").get(pk=task.pk))
+    )
 
 
-@router.get("/tasks/{task_id}", response=answers({200: TaskDetailOut}, 404), summary="One task with its events")
+@router.get(
+    "/tasks/{task_id}",
+    response=answers({200: TaskDetailOut}, 404),
+    summary="One task with its events",
+)
 def get_task(request: HttpRequest, task_id: int) -> dict[str, Any]:
     task = task_or_404(request, task_id)
     events = [
@@ -221,7 +229,9 @@ def get_task(request: HttpRequest, task_id: int) -> dict[str, Any]:
     return task_json(task) | {"events": events}
 
 
-@router.patch("/tasks/{task_id}", response=answers({200: TaskOut}, 404, 409), summary="Edit or reassign")
+@router.patch(
+    "/tasks/{task_id}", response=answers({200: TaskOut}, 404, 409), summary="Edit or reassign"
+)
 def patch_task(request: HttpRequest, task_id: int, payload: TaskPatch) -> dict[str, Any]:
     user = viewer(request).writer()
     task = task_or_404(request, task_id, write=True)
@@ -247,10 +257,14 @@ def patch_task(request: HttpRequest, task_id: int, payload: TaskPatch) -> dict[s
         raise bad(error) from None
     except TaskRefused as error:
         raise refused(error) from None
-    return task_json(Task.objects.select_related("person", "owner", "assignee", "done_by").get(pk=task.pk))
+    return task_json(
+        Task.objects.select_related("person", "owner", "assignee", "done_by").get(pk=task.pk)
+    )
 
 
-@router.delete("/tasks/{task_id}", response=answers({204: None}, 404, 409), summary="Delete a hand-made task")
+@router.delete(
+    "/tasks/{task_id}", response=answers({204: None}, 404, 409), summary="Delete a hand-made task"
+)
 def delete_task(request: HttpRequest, task_id: int) -> Reply[None]:
     user = viewer(request).writer()
     try:
@@ -261,11 +275,17 @@ def delete_task(request: HttpRequest, task_id: int) -> Reply[None]:
 
 
 def _after(task_id: int) -> dict[str, Any]:
-    return task_json(Task.objects.select_related("person", "owner", "assignee", "done_by").get(pk=task_id))
+    return task_json(
+        Task.objects.select_related("person", "owner", "assignee", "done_by").get(pk=task_id)
+    )
 
 
-@router.post("/tasks/{task_id}/complete", response=answers({200: TaskOut}, 404, 409), summary="Complete")
-def complete_task(request: HttpRequest, task_id: int, payload: CompleteIn | None = None) -> dict[str, Any]:
+@router.post(
+    "/tasks/{task_id}/complete", response=answers({200: TaskOut}, 404, 409), summary="Complete"
+)
+def complete_task(
+    request: HttpRequest, task_id: int, payload: CompleteIn | None = None
+) -> dict[str, Any]:
     user = viewer(request).writer()
     task = task_or_404(request, task_id, write=True)
     body = payload or CompleteIn()
@@ -289,7 +309,9 @@ def skip_task(request: HttpRequest, task_id: int) -> dict[str, Any]:
     return _after(task.pk)
 
 
-@router.post("/tasks/{task_id}/snooze", response=answers({200: TaskOut}, 404, 409), summary="Snooze until")
+@router.post(
+    "/tasks/{task_id}/snooze", response=answers({200: TaskOut}, 404, 409), summary="Snooze until"
+)
 def snooze_task(request: HttpRequest, task_id: int, payload: SnoozeIn) -> dict[str, Any]:
     user = viewer(request).writer()
     task = task_or_404(request, task_id, write=True)

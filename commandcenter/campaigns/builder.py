@@ -57,7 +57,7 @@ class StepSpec:
 
 
 def parse_time(raw: object) -> dt.time:
-    """"HH:MM" -> a time; ValueError with a message otherwise."""
+    """ "HH:MM" -> a time; ValueError with a message otherwise."""
     if isinstance(raw, dt.time):
         return raw
     text = str(raw)
@@ -88,7 +88,9 @@ def check_steps(owner: User, steps: Sequence[StepSpec], errors: dict[str, str]) 
         elif day > MAX_DAY:
             errors[f"{where}.day"] = f"At most day {MAX_DAY}."
         elif day < previous_day:
-            errors[f"{where}.day"] = f"Steps go in day order: day {day} comes after day {previous_day}."
+            errors[f"{where}.day"] = (
+                f"Steps go in day order: day {day} comes after day {previous_day}."
+            )
         else:
             previous_day = day
         if step.type not in Step.Type.values:
@@ -200,9 +202,9 @@ def _save_step(campaign: Campaign, position: int, spec: StepSpec, step: Step | N
                 "body_html": variant.body_html,
             },
         )
-    for index, variant in existing.items():
+    for index, old in existing.items():
         if index >= len(spec.variants):
-            variant.delete()
+            old.delete()
     return step
 
 
@@ -291,9 +293,9 @@ def _replace_steps(campaign: Campaign, steps: Sequence[StepSpec], strand_to: int
         for position, spec in enumerate(steps)
     ]
     if stranded and strand_to is not None:
-        Enrolment.objects.filter(
-            next_step_id__in=list(affected), state__in=sorted(LIVE)
-        ).update(next_step=saved[strand_to], phase=Enrolment.Phase.DUE, next_at=timezone.now())
+        Enrolment.objects.filter(next_step_id__in=list(affected), state__in=sorted(LIVE)).update(
+            next_step=saved[strand_to], phase=Enrolment.Phase.DUE, next_at=timezone.now()
+        )
     for step in removed:
         if _step_has_history(step):
             # Emails and tasks keep their step: park it past the end instead of deleting.

@@ -38,7 +38,7 @@ from commandcenter.tasks.states import DONE
 
 # An email step is done once the server accepted its email (what happened later is a signal).
 SENT = (Status.DELIVERED, Status.ARCHIVED)
-TASK_TYPES = {
+TASK_TYPES: dict[str, str] = {
     Step.Type.MANUAL_EMAIL: Task.Type.EMAIL,
     Step.Type.CALL: Task.Type.CALL,
     Step.Type.LINKEDIN: Task.Type.LINKEDIN,
@@ -75,7 +75,11 @@ class Engine:
         )
         with transaction.atomic():
             woken = transition_many(
-                ids, State.ACTIVE, kind="resumed", reason="the pause is over", sources=[State.PAUSED]
+                ids,
+                State.ACTIVE,
+                kind="resumed",
+                reason="the pause is over",
+                sources=[State.PAUSED],
             )
             # A step that fell due during the pause is due now.
             Enrolment.objects.filter(
@@ -120,7 +124,9 @@ class Engine:
                     state=State.ACTIVE,
                     phase=Enrolment.Phase.WAITING,
                     next_step_id=enrolment.next_step_id,
-                ).update(next_step=following, phase=Enrolment.Phase.DUE, next_at=when, updated_at=now)
+                ).update(
+                    next_step=following, phase=Enrolment.Phase.DUE, next_at=when, updated_at=now
+                )
                 if moved:
                     events.append(
                         EnrolmentEvent(
@@ -261,7 +267,9 @@ class Engine:
             references = ""
             earlier = previous.get(e.pk)
             if step.thread and earlier is not None:
-                content = Content(mailing.reply_subject(earlier.subject), content.body_text, content.body_html)
+                content = Content(
+                    mailing.reply_subject(earlier.subject), content.body_text, content.body_html
+                )
                 references = mailing.thread_references(earlier)
             planned = e.next_at or timezone.now()
             due = throttle.window_start(e.owner_id, planned, schedule.zone_for(e.person, e.owner))

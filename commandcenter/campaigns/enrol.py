@@ -157,4 +157,3 @@ def remove(user: User, enrolment: Enrolment) -> bool:
 
     reason = f"removed from the campaign by {user.display_name}"
     return bool(end_enrolments([enrolment.pk], ExitReason.REMOVED, reason))
-

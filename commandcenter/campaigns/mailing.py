@@ -36,9 +36,11 @@ def known_fields(owner: User) -> set[str]:
     """Merge fields a template of this owner may use: the standard ones and every custom
     field one of their people has."""
     names = set(STANDARD_FIELDS)
-    for custom in Person.objects.filter(owner=owner).exclude(custom_fields={}).values_list(
-        "custom_fields", flat=True
-    )[:10_000]:
+    for custom in (
+        Person.objects.filter(owner=owner)
+        .exclude(custom_fields={})
+        .values_list("custom_fields", flat=True)[:10_000]
+    ):
         if isinstance(custom, dict):
             names.update(custom)
     return names
@@ -96,7 +98,17 @@ def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
             email.send_at = email.due_at = email.sort_at = item.due_at
     Email.objects.bulk_update(
         emails,
-        ["batch", "campaign", "step", "enrolment", "variant", "reference_ids", "send_at", "due_at", "sort_at"],
+        [
+            "batch",
+            "campaign",
+            "step",
+            "enrolment",
+            "variant",
+            "reference_ids",
+            "send_at",
+            "due_at",
+            "sort_at",
+        ],
         batch_size=500,
     )
     # A campaign's emails are not a Group send: no batch rolls them up in the folders.

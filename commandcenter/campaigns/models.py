@@ -100,9 +100,7 @@ class Enrolment(models.Model):
         WAITING = "waiting", "Waiting"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrolments")
-    person = models.ForeignKey(
-        "people.Person", on_delete=models.PROTECT, related_name="enrolments"
-    )
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="enrolments")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     reason = models.TextField(blank=True)

@@ -105,8 +105,12 @@ def campaign_stats(campaign: Campaign) -> dict[str, Any]:
             **per_step.get(step.pk, EMPTY_EMAILS),
             "tasks": tasks.get(step.pk, dict.fromkeys(("open", "completed", "skipped"), 0)),
             "variants": [
-                {"id": v.pk, "letter": v.letter, "subject": v.subject,
-                 **per_variant.get(v.pk, EMPTY_EMAILS)}
+                {
+                    "id": v.pk,
+                    "letter": v.letter,
+                    "subject": v.subject,
+                    **per_variant.get(v.pk, EMPTY_EMAILS),
+                }
                 for v in step.variants.all()
             ],
         }

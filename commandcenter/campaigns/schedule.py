@@ -17,9 +17,7 @@ SATURDAY = 5
 def zone_for(person: Person, owner: User) -> zoneinfo.ZoneInfo:
     """The recipient's zone when it is known, else the owner's, else UTC."""
     return (
-        zone_or_none(person.time_zone)
-        or zone_or_none(owner.time_zone)
-        or zoneinfo.ZoneInfo("UTC")
+        zone_or_none(person.time_zone) or zone_or_none(owner.time_zone) or zoneinfo.ZoneInfo("UTC")
     )
 
 

@@ -107,7 +107,7 @@ def next_open(policy: SendingPolicy, moment: dt.datetime, where: zoneinfo.ZoneIn
 
 
 def zone_label(where: zoneinfo.ZoneInfo) -> str:
-    """"America/New_York" -> "New York time"."""
+    """ "America/New_York" -> "New York time"."""
     return f"{str(where.key).rsplit('/', 1)[-1].replace('_', ' ')} time"
 
 
@@ -146,9 +146,11 @@ class Budget:
         if policy.burst_seconds:
             since = now - dt.timedelta(seconds=policy.burst_seconds)
             self.burst_times = sorted(
-                Email.objects.filter(
+                sent
+                for sent in Email.objects.filter(
                     owner_id=policy.user_id, status__in=ACCEPTED, sent_at__gte=since
                 ).values_list("sent_at", flat=True)
+                if sent is not None
             )
             self.burst_handing = handing
 
@@ -161,7 +163,9 @@ class Budget:
         policy, now = self.policy, self.now
         opens = next_open(policy, now, row.where)
         if opens > now:
-            return Hold(opens, f"outside the sending window; goes out {when_label(opens, row.where)}")
+            return Hold(
+                opens, f"outside the sending window; goes out {when_label(opens, row.where)}"
+            )
         if policy.daily_cap is not None and self.sent_today >= policy.daily_cap:
             until = next_open(policy, self.tomorrow, row.where)
             return Hold(
@@ -198,7 +202,9 @@ def admit(candidate_ids: list[int], now: dt.datetime | None = None) -> list[int]
     ]
     if not rows:
         return candidate_ids
-    policies = {p.user_id: p for p in SendingPolicy.objects.filter(user_id__in={r.owner_id for r in rows})}
+    policies = {
+        p.user_id: p for p in SendingPolicy.objects.filter(user_id__in={r.owner_id for r in rows})
+    }
     budgets: dict[int, Budget] = {}
     held: set[int] = set()
     by_pk = {row.pk: row for row in rows}
@@ -219,8 +225,13 @@ def _hold(pk: int, hold: Hold) -> bool:
         due_at=hold.until, reason=hold.reason, updated_at=timezone.now()
     )
     if changed:
-        record_event(pk, "held", detail=hold.reason, status=Status.SCHEDULED,
-                     data={"until": hold.until.isoformat()})
+        record_event(
+            pk,
+            "held",
+            detail=hold.reason,
+            status=Status.SCHEDULED,
+            data={"until": hold.until.isoformat()},
+        )
     return bool(changed)
 
 
@@ -228,4 +239,3 @@ def window_start(owner_id: int, planned: dt.datetime, where: zoneinfo.ZoneInfo) 
     """A new campaign email's first due time: its planned time, moved into the window."""
     policy = SendingPolicy.objects.filter(user_id=owner_id).first()
     return planned if policy is None else next_open(policy, planned, where)
-

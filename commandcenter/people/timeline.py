@@ -31,20 +31,47 @@ def person_timeline(person: Person) -> list[Entry]:
         .select_related("email")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
-        entries.append(Entry(event.created_at, "email", event.kind, f"{event.email.subject} {('— ' + event.detail) if event.detail else ''}".strip(), "email", event.email_id))
+        entries.append(
+            Entry(
+                event.created_at,
+                "email",
+                event.kind,
+                f"{event.email.subject} {('— ' + event.detail) if event.detail else ''}".strip(),
+                "email",
+                event.email_id,
+            )
+        )
     for task_event in (
         TaskEvent.objects.filter(task__person=person)
         .select_related("task")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
         task = task_event.task
-        entries.append(Entry(task_event.created_at, "task", task_event.kind, f"{task.get_type_display()}: {task.title} {task_event.detail}".strip(), "task", task.pk))
+        entries.append(
+            Entry(
+                task_event.created_at,
+                "task",
+                task_event.kind,
+                f"{task.get_type_display()}: {task.title} {task_event.detail}".strip(),
+                "task",
+                task.pk,
+            )
+        )
     for enrolment_event in (
         EnrolmentEvent.objects.filter(enrolment__person=person)
         .select_related("enrolment__campaign")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
         campaign = enrolment_event.enrolment.campaign
-        entries.append(Entry(enrolment_event.created_at, "campaign", enrolment_event.kind, f"{campaign.name} {enrolment_event.detail}".strip(), "campaign", campaign.pk))
+        entries.append(
+            Entry(
+                enrolment_event.created_at,
+                "campaign",
+                enrolment_event.kind,
+                f"{campaign.name} {enrolment_event.detail}".strip(),
+                "campaign",
+                campaign.pk,
+            )
+        )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:MAX_ENTRIES]

@@ -43,7 +43,9 @@ def email_sent_for(user: User, task: Task, email: Email) -> None:
         try:
             with transaction.atomic():
                 Email.objects.filter(pk=email.pk).update(
-                    campaign_id=task.campaign_id, step_id=task.step_id, enrolment_id=task.enrolment_id
+                    campaign_id=task.campaign_id,
+                    step_id=task.step_id,
+                    enrolment_id=task.enrolment_id,
                 )
         except IntegrityError:
             pass  # the step already has its email (composed twice): this one stays the rep's own

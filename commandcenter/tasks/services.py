@@ -52,7 +52,9 @@ def _check(fields: TaskFields, errors: dict[str, str], *, creating: bool) -> Non
     if creating and fields.type is None:
         errors["type"] = "Choose a type: email, call, linkedin or custom."
     if fields.type is not None and fields.type not in Task.Type.values:
-        errors["type"] = f"Unknown type {str(fields.type)[:30]!r}; one of email, call, linkedin, custom."
+        errors["type"] = (
+            f"Unknown type {str(fields.type)[:30]!r}; one of email, call, linkedin, custom."
+        )
     if fields.priority is not None and fields.priority not in Task.Priority.values:
         errors["priority"] = "Priority is normal or high."
     if creating and fields.due_at is None:

@@ -73,7 +73,7 @@ class Row:
 
 
 def campaign_of(email: Email) -> object | None:
-    """"Campaign name · Day 3 · Automatic email" for a campaign email (labels are put on the
+    """ "Campaign name · Day 3 · Automatic email" for a campaign email (labels are put on the
     page's emails in one query by build_rows), None for any other."""
     if email.campaign_id is None:
         return None

@@ -22,11 +22,21 @@ def three_steps(owner: User, *, skip_weekends: bool = True, name: str = "Q1 outr
         name=name,
         skip_weekends=skip_weekends,
         steps=[
-            StepSpec(day=1, type="auto_email", time=dt.time(9, 0), subject="Hello {{first_name}}",
-                     body_text="Hi {{first_name}}, a quick question about {{company}}."),
+            StepSpec(
+                day=1,
+                type="auto_email",
+                time=dt.time(9, 0),
+                subject="Hello {{first_name}}",
+                body_text="Hi {{first_name}}, a quick question about {{company}}.",
+            ),
             StepSpec(day=3, type="call", time=dt.time(10, 0), notes="Ask about the pilot."),
-            StepSpec(day=5, type="auto_email", time=dt.time(9, 0), thread=True,
-                     body_text="Following up, {{first_name}}."),
+            StepSpec(
+                day=5,
+                type="auto_email",
+                time=dt.time(9, 0),
+                thread=True,
+                body_text="Following up, {{first_name}}.",
+            ),
         ],
     )
 

@@ -33,7 +33,9 @@ def at(text: str, where: zoneinfo.ZoneInfo = NEW_YORK) -> dt.datetime:
 
 
 def person(owner: User, address: str, first: str = "Pat", zone: str = "") -> Person:
-    return Person.objects.create(owner=owner, email=address, first_name=first, company="Acme", time_zone=zone)
+    return Person.objects.create(
+        owner=owner, email=address, first_name=first, company="Acme", time_zone=zone
+    )
 
 
 def test_it_runs_a_three_step_campaign_on_its_days(alice: User, sink: SmtpSink) -> None:
@@ -49,7 +51,10 @@ def test_it_runs_a_three_step_campaign_on_its_days(alice: User, sink: SmtpSink) 
         traveller.move_to(at("2026-03-02T09:00"))
         assert Engine().run_once() == 1
         first = Email.objects.get(enrolment=enrolment)
-        assert (first.campaign_id, first.step_id) == (campaign.pk, campaign.steps.get(position=0).pk)
+        assert (first.campaign_id, first.step_id) == (
+            campaign.pk,
+            campaign.steps.get(position=0).pk,
+        )
         assert first.due_at == at("2026-03-02T09:00")
         assert Sender().drain() == 1
         assert len(sink.messages) == 1
@@ -78,7 +83,12 @@ def test_it_runs_a_three_step_campaign_on_its_days(alice: User, sink: SmtpSink) 
     enrolment.refresh_from_db()
     assert enrolment.state == "finished"
     stats = campaign_stats(campaign)
-    assert (stats["enrolled"], stats["finished"], stats["is_finished"], stats["sent"]) == (1, 1, True, 2)
+    assert (stats["enrolled"], stats["finished"], stats["is_finished"], stats["sent"]) == (
+        1,
+        1,
+        True,
+        2,
+    )
 
 
 def test_it_skips_weekends_from_a_saturday_enrolment(alice: User) -> None:
@@ -118,7 +128,10 @@ def test_ab_variants_are_given_evenly_and_deterministically(alice: User) -> None
             StepSpec(
                 day=1,
                 type="auto_email",
-                variants=[VariantSpec("A {{first_name}}", "a"), VariantSpec("B {{first_name}}", "b")],
+                variants=[
+                    VariantSpec("A {{first_name}}", "a"),
+                    VariantSpec("B {{first_name}}", "b"),
+                ],
             )
         ],
     )
@@ -137,7 +150,9 @@ def test_ab_variants_are_given_evenly_and_deterministically(alice: User) -> None
 
 
 def test_enrolling_refuses_blocked_people_and_takes_the_others(alice: User) -> None:
-    person(alice, "dnc@x.example").__class__.objects.filter(email="dnc@x.example").update(do_not_contact=True)
+    person(alice, "dnc@x.example").__class__.objects.filter(email="dnc@x.example").update(
+        do_not_contact=True
+    )
     campaign = three_steps(alice)
     enrol(alice, campaign, ["twice@x.example"])
     result = enrol(alice, campaign, ["dnc@x.example", "twice@x.example", "new@x.example"])

@@ -45,7 +45,9 @@ def _visible(request: HttpRequest) -> Q:
 
 @web_view
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = list(Campaign.objects.filter(_visible(request)).select_related("owner").order_by("-pk")[:200])
+    campaigns = list(
+        Campaign.objects.filter(_visible(request)).select_related("owner").order_by("-pk")[:200]
+    )
     stats = {c.pk: queries.campaign_stats(c) for c in campaigns}
     rows = [(c, stats[c.pk]) for c in campaigns]
     return render(request, "web/campaigns.html", {"rows": rows, "scope": scope_for(request)})
@@ -59,14 +61,22 @@ class StepRow:
 
 
 def _rows_from_post(request: HttpRequest) -> list[dict[str, Any]]:
-    count = min(int(request.POST.get("rows", "0") or 0) if request.POST.get("rows", "").isdigit() else 0, builder.MAX_STEPS + 5)
+    count = min(
+        int(request.POST.get("rows", "0") or 0) if request.POST.get("rows", "").isdigit() else 0,
+        builder.MAX_STEPS + 5,
+    )
     rows = []
     for i in range(count):
-        values = {name: request.POST.get(f"step-{i}-{name}", "") for name in FIELDS}
+        values: dict[str, Any] = {name: request.POST.get(f"step-{i}-{name}", "") for name in FIELDS}
         values["thread"] = request.POST.get(f"step-{i}-thread") == "on"
         if request.POST.get(f"step-{i}-remove") == "on":
             continue
-        if not values["id"] and not str(values["day"]).strip() and not values["subject"] and not values["body_text"]:
+        if (
+            not values["id"]
+            and not str(values["day"]).strip()
+            and not values["subject"]
+            and not values["body_text"]
+        ):
             continue  # an unused blank row
         rows.append(values)
     return rows
@@ -88,28 +98,60 @@ def _specs(rows: list[dict[str, Any]]) -> tuple[list[StepSpec], dict[str, str]]:
         specs.append(
             StepSpec(
                 id=int(values["id"]) if str(values["id"]).isdigit() else None,
-                day=day, type=values["type"], time=time, subject=values["subject"],
-                body_text=values["body_text"], body_html=values["body_html"],
-                thread=bool(values["thread"]), notes=values["notes"],
+                day=day,
+                type=values["type"],
+                time=time,
+                subject=values["subject"],
+                body_text=values["body_text"],
+                body_html=values["body_html"],
+                thread=bool(values["thread"]),
+                notes=values["notes"],
             )
         )
     return specs, errors
 
 
 def _step_rows(rows: list[dict[str, Any]], errors: dict[str, str]) -> list[StepRow]:
-    shown = [*rows, *({"id": "", "day": "", "type": "call", "time": "", "subject": "", "body_text": "",
-                       "body_html": "", "thread": False, "notes": ""} for _ in range(BLANK_ROWS))]
+    shown = [
+        *rows,
+        *(
+            {
+                "id": "",
+                "day": "",
+                "type": "call",
+                "time": "",
+                "subject": "",
+                "body_text": "",
+                "body_html": "",
+                "thread": False,
+                "notes": "",
+            }
+            for _ in range(BLANK_ROWS)
+        ),
+    ]
     return [
-        StepRow(i, values, {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith(f"steps[{i}].")})
+        StepRow(
+            i,
+            values,
+            {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith(f"steps[{i}].")},
+        )
         for i, values in enumerate(shown)
     ]
 
 
 def _rows_of(campaign: Campaign) -> list[dict[str, Any]]:
     return [
-        {"id": s.pk, "day": s.day, "type": s.type, "time": s.time.strftime("%H:%M") if s.time else "",
-         "subject": s.subject, "body_text": s.body_text, "body_html": s.body_html, "thread": s.thread,
-         "notes": s.notes}
+        {
+            "id": s.pk,
+            "day": s.day,
+            "type": s.type,
+            "time": s.time.strftime("%H:%M") if s.time else "",
+            "subject": s.subject,
+            "body_text": s.body_text,
+            "body_html": s.body_html,
+            "thread": s.thread,
+            "notes": s.notes,
+        }
         for s in builder.live_steps(campaign)
     ]
 
@@ -130,12 +172,19 @@ def campaign_builder(request: HttpRequest, campaign_id: int | None = None) -> Ht
         if not errors:
             try:
                 if campaign is None:
-                    campaign = builder.create_campaign(user, name=name, steps=specs, skip_weekends=skip,
-                                                       shared_with_team=shared)
+                    campaign = builder.create_campaign(
+                        user, name=name, steps=specs, skip_weekends=skip, shared_with_team=shared
+                    )
                 else:
-                    builder.update_campaign(user, campaign, name=name, steps=specs, skip_weekends=skip,
-                                            shared_with_team=shared,
-                                            strand_to=int(strand) - 1 if strand.isdigit() else None)
+                    builder.update_campaign(
+                        user,
+                        campaign,
+                        name=name,
+                        steps=specs,
+                        skip_weekends=skip,
+                        shared_with_team=shared,
+                        strand_to=int(strand) - 1 if strand.isdigit() else None,
+                    )
             except CampaignError as error:
                 errors = error.errors
             else:
@@ -143,10 +192,23 @@ def campaign_builder(request: HttpRequest, campaign_id: int | None = None) -> Ht
                 return redirect("web:campaign", campaign_id=campaign.pk)
         values = {"name": name, "skip_weekends": skip, "shared_with_team": shared}
     else:
-        rows = _rows_of(campaign) if campaign else [
-            {"id": "", "day": 1, "type": "auto_email", "time": "09:00", "subject": "", "body_text": "",
-             "body_html": "", "thread": False, "notes": ""}
-        ]
+        rows = (
+            _rows_of(campaign)
+            if campaign
+            else [
+                {
+                    "id": "",
+                    "day": 1,
+                    "type": "auto_email",
+                    "time": "09:00",
+                    "subject": "",
+                    "body_text": "",
+                    "body_html": "",
+                    "thread": False,
+                    "notes": "",
+                }
+            ]
+        )
         values = {
             "name": campaign.name if campaign else "",
             "skip_weekends": campaign.skip_weekends if campaign else True,
@@ -165,7 +227,9 @@ def campaign_builder(request: HttpRequest, campaign_id: int | None = None) -> Ht
     return render(request, "web/campaign_builder.html", context)
 
 
-def _preview(campaign: Campaign, person: Person | None, owner: User) -> list[tuple[Step, str, str, str]]:
+def _preview(
+    campaign: Campaign, person: Person | None, owner: User
+) -> list[tuple[Step, str, str, str]]:
     if person is None:
         return []
     shown = []
@@ -187,7 +251,9 @@ def _preview(campaign: Campaign, person: Person | None, owner: User) -> list[tup
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     user = signed_in_user(request)
     scope = scope_for(request)
-    campaign = get_object_or_404(Campaign.objects.filter(_visible(request)).select_related("owner"), pk=campaign_id)
+    campaign = get_object_or_404(
+        Campaign.objects.filter(_visible(request)).select_related("owner"), pk=campaign_id
+    )
     stats = queries.campaign_stats(campaign)
     people = (
         Enrolment.objects.filter(campaign=campaign)
@@ -216,7 +282,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "funnel_labels": FUNNEL_LABELS,
         "preview_person": person,
         "preview": _preview(campaign, person, campaign.owner),
-        "preview_choices": Person.objects.filter(owner_id__in=scope.owner_ids).order_by("email")[:200],
+        "preview_choices": Person.objects.filter(owner_id__in=scope.owner_ids).order_by("email")[
+            :200
+        ],
         "is_owner": campaign.owner_id == user.pk and scope.is_own,
         "scope": scope,
     }
@@ -238,7 +306,9 @@ def campaign_state(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id, owner=signed_in_user(request))
     if request.POST.get("do") == "pause":
         builder.pause(campaign)
-        messages.success(request, _("The campaign is paused: nothing of it runs until you resume it."))
+        messages.success(
+            request, _("The campaign is paused: nothing of it runs until you resume it.")
+        )
     else:
         builder.resume(campaign)
         messages.success(request, _("The campaign goes on: everyone from their own place."))
@@ -274,6 +344,10 @@ def _csv_addresses(upload: Any) -> list[str] | str:
 @require_POST
 def campaign_enrol(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Enrol typed addresses, a CSV, or the people ticked on the People page."""
+    return _enrol_from(request, campaign_id)
+
+
+def _enrol_from(request: HttpRequest, campaign_id: int) -> HttpResponse:
     user = signed_in_user(request)
     campaign = get_object_or_404(Campaign.objects.filter(_visible(request)), pk=campaign_id)
     ids = [int(raw) for raw in request.POST.getlist("person") if raw.isdigit() and len(raw) < 18]
@@ -305,7 +379,7 @@ def people_enrol(request: HttpRequest) -> HttpResponse:
     if not raw.isdigit() or len(raw) > 18:
         messages.error(request, _("Choose a campaign."))
         return redirect("web:people")
-    return campaign_enrol(request, int(raw))
+    return _enrol_from(request, int(raw))
 
 
 @web_view
@@ -314,15 +388,22 @@ def enrolment_remove(request: HttpRequest, campaign_id: int, enrolment_id: int) 
     user = signed_in_user(request)
     enrolment = get_object_or_404(Enrolment, pk=enrolment_id, campaign_id=campaign_id, owner=user)
     if enrol.remove(user, enrolment):
-        messages.success(request, _("%(person)s was removed from the campaign.") % {"person": enrolment.person})
+        messages.success(
+            request, _("%(person)s was removed from the campaign.") % {"person": enrolment.person}
+        )
     else:
         messages.error(request, _("This person is no longer in the campaign."))
     return redirect("web:campaign", campaign_id=campaign_id)
 
 
 DAY_LABELS = [
-    gettext_lazy("Mon"), gettext_lazy("Tue"), gettext_lazy("Wed"), gettext_lazy("Thu"),
-    gettext_lazy("Fri"), gettext_lazy("Sat"), gettext_lazy("Sun"),
+    gettext_lazy("Mon"),
+    gettext_lazy("Tue"),
+    gettext_lazy("Wed"),
+    gettext_lazy("Thu"),
+    gettext_lazy("Fri"),
+    gettext_lazy("Sat"),
+    gettext_lazy("Sun"),
 ]
 
 
@@ -350,7 +431,9 @@ def sending_settings(request: HttpRequest) -> HttpResponse:
 
 def _policy_fields(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
-    fields: dict[str, Any] = {"days": [int(d) for d in request.POST.getlist("days") if d in "0123456" and d]}
+    fields: dict[str, Any] = {
+        "days": [int(d) for d in request.POST.getlist("days") if d in "0123456" and d]
+    }
     for name in ("start_time", "end_time"):
         try:
             fields[name] = builder.parse_time(request.POST.get(name, ""))

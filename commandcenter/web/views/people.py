@@ -121,6 +121,10 @@ def person_page(request: HttpRequest, person_id: int) -> HttpResponse:
     return render(
         request,
         "web/person.html",
-        {"person": person, "timeline": person_timeline(person), "scope": scope,
-         "enrolments": person.enrolments.select_related("campaign", "next_step").order_by("-pk")},
+        {
+            "person": person,
+            "timeline": person_timeline(person),
+            "scope": scope,
+            "enrolments": person.enrolments.select_related("campaign", "next_step").order_by("-pk"),
+        },
     )

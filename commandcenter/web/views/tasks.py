@@ -13,8 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from commandcenter.accounts.models import User
@@ -73,14 +72,20 @@ class TaskForm(forms.Form):
         choices=[("normal", gettext_lazy("Normal")), ("high", gettext_lazy("High"))],
     )
     title = forms.CharField(label=gettext_lazy("Title"), required=False, max_length=300)
-    person = forms.CharField(label=gettext_lazy("Person (email address)"), required=False, max_length=254)
-    date = forms.DateField(label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
+    person = forms.CharField(
+        label=gettext_lazy("Person (email address)"), required=False, max_length=254
+    )
+    date = forms.DateField(
+        label=gettext_lazy("Due date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     time = forms.TimeField(
         label=gettext_lazy("Time (empty: the whole day)"),
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}),
     )
-    notes = forms.CharField(label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    notes = forms.CharField(
+        label=gettext_lazy("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 def _days(user: User) -> Days:
@@ -91,7 +96,9 @@ def _filters(request: HttpRequest) -> Filters:
     raw_campaign = request.GET.get("campaign", "")
     return Filters(
         type=request.GET.get("type", "") if request.GET.get("type") in TYPE_LABELS else "",
-        priority=request.GET.get("priority", "") if request.GET.get("priority") in ("normal", "high") else "",
+        priority=request.GET.get("priority", "")
+        if request.GET.get("priority") in ("normal", "high")
+        else "",
         campaign=int(raw_campaign) if raw_campaign.isdigit() and len(raw_campaign) < 18 else None,
     )
 
@@ -107,7 +114,9 @@ def task_list(request: HttpRequest, view: str = "today") -> HttpResponse:
     filters = _filters(request)
     sort = request.GET.get("sort", "due") if request.GET.get("sort") == "priority" else "due"
     counts = view_counts(scope.owner_ids, days, filters)
-    tasks = list(view_tasks(scope.owner_ids, view, days, filters=filters, sort=sort)[:TASKS_PER_PAGE])
+    tasks = list(
+        view_tasks(scope.owner_ids, view, days, filters=filters, sort=sort)[:TASKS_PER_PAGE]
+    )
     query = request.GET.urlencode()
     context = {
         "view": view,
@@ -121,7 +130,9 @@ def task_list(request: HttpRequest, view: str = "today") -> HttpResponse:
         "campaigns": Campaign.objects.filter(owner_id__in=scope.owner_ids).order_by("name"),
         "snoozes": SNOOZE_LABELS.items(),
         "outcomes": OUTCOME_LABELS.items(),
-        "teammates": User.objects.filter(team_id=user.team_id).exclude(pk=user.pk).order_by("username")
+        "teammates": User.objects.filter(team_id=user.team_id)
+        .exclude(pk=user.pk)
+        .order_by("username")
         if user.team_id
         else [],
         "open_view": view not in ("completed", "skipped"),
@@ -175,23 +186,34 @@ def task_actions(request: HttpRequest) -> HttpResponse:
     if done is None:
         messages.error(request, _("Unknown action."))
     else:
-        messages.success(request, ngettext("%(n)d task updated.", "%(n)d tasks updated.", len(done)) % {"n": len(done)})
+        messages.success(
+            request,
+            ngettext("%(n)d task updated.", "%(n)d tasks updated.", len(done)) % {"n": len(done)},
+        )
     return redirect(back)
 
 
 def _run(request: HttpRequest, user: User, tasks: list[Task], action: str) -> list[int] | None:
     if action == "complete":
-        return services.complete(user, tasks, outcome=request.POST.get("outcome", ""),
-                                 outcome_notes=request.POST.get("outcome_notes", "")[:20_000])
+        return services.complete(
+            user,
+            tasks,
+            outcome=request.POST.get("outcome", ""),
+            outcome_notes=request.POST.get("outcome_notes", "")[:20_000],
+        )
     if action == "skip":
         return services.skip(user, tasks)
     if action == "delete":
         return services.delete(user, tasks)
     if action.startswith("snooze-"):
-        return services.snooze(user, tasks, _snooze_moment(request, user, action.removeprefix("snooze-")))
+        return services.snooze(
+            user, tasks, _snooze_moment(request, user, action.removeprefix("snooze-"))
+        )
     if action == "reassign":
         raw = request.POST.get("assignee", "")
-        assignee = User.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 18 else None
+        assignee = (
+            User.objects.filter(pk=int(raw)).first() if raw.isdigit() and len(raw) < 18 else None
+        )
         if assignee is None:
             raise services.TaskError({"assignee": _("Choose a teammate.")})
         return services.reassign(user, tasks, assignee)
@@ -224,8 +246,13 @@ def task_new(request: HttpRequest) -> HttpResponse:
             services.create_task(
                 user,
                 services.TaskFields(
-                    type=data["type"], priority=data["priority"], title=data["title"],
-                    person=data["person"], due_at=due, all_day=data["time"] is None, notes=data["notes"],
+                    type=data["type"],
+                    priority=data["priority"],
+                    title=data["title"],
+                    person=data["person"],
+                    due_at=due,
+                    all_day=data["time"] is None,
+                    notes=data["notes"],
                 ),
             )
         except services.TaskError as error:
@@ -239,7 +266,7 @@ def task_new(request: HttpRequest) -> HttpResponse:
 
 @web_view
 def task_flow(request: HttpRequest) -> HttpResponse:
-    """"Start tasks": the due open tasks one after another — do it, skip, snooze, next."""
+    """ "Start tasks": the due open tasks one after another — do it, skip, snooze, next."""
     user = signed_in_user(request)
     queue = due_queue(user.pk, _days(user)).select_related("person", "campaign", "step")
     passed = [int(p) for p in request.GET.get("passed", "").split(",") if p.isdigit()][:500]
@@ -262,12 +289,17 @@ def task_flow(request: HttpRequest) -> HttpResponse:
 def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
     scope = scope_for(request)
     task = get_object_or_404(
-        Task.objects.exclude(status=TaskStatus.DELETED).select_related("person", "campaign", "step"),
+        Task.objects.exclude(status=TaskStatus.DELETED).select_related(
+            "person", "campaign", "step"
+        ),
         pk=task_id,
         assignee_id__in=scope.owner_ids,
     )
-    return render(request, "web/task.html", {"task": task, "events": task.events.select_related("actor"),
-                                             "type_labels": TYPE_LABELS})
+    return render(
+        request,
+        "web/task.html",
+        {"task": task, "events": task.events.select_related("actor"), "type_labels": TYPE_LABELS},
+    )
 
 
 @web_view
@@ -275,7 +307,9 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if request.method == "POST":
         calendar.renew_feed(user)
-        messages.success(request, _("A new calendar address was made; the old one no longer works."))
+        messages.success(
+            request, _("A new calendar address was made; the old one no longer works.")
+        )
         return redirect("web:calendar")
     feed = calendar.feed_for(user)
     url = request.build_absolute_uri(reverse("web:calendar_feed", args=[feed.token]))
@@ -287,6 +321,8 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     user = calendar.user_for_feed(token)
     if user is None:
         raise Http404
-    response = HttpResponse(calendar.calendar_bytes(user), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        calendar.calendar_bytes(user), content_type="text/calendar; charset=utf-8"
+    )
     response["Cache-Control"] = "private, max-age=300"
     return response
