@@ -155,5 +155,5 @@ def remove(user: User, enrolment: Enrolment) -> bool:
     leaves Scheduled and their open tasks are skipped, each saying why."""
     from commandcenter.campaigns.reactions import end_enrolments
 
-    reason = f"removed from the campaign by {user.display_name}"
+    reason = f"campaign ended: removed from the campaign by {user.display_name}"
     return bool(end_enrolments([enrolment.pk], ExitReason.REMOVED, reason))

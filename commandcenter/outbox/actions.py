@@ -98,13 +98,13 @@ def retry(email: Email) -> Email:
 def delete(email: Email) -> Email:
     """Delete: hidden from every folder; its events are kept. A campaign's emails cannot be
     deleted: removing the person from the campaign takes them out."""
-    _check(email, "delete")
     if email.campaign_id is not None:
         raise ActionRefused(
             email,
             "delete",
             "A campaign email cannot be deleted; remove the person from the campaign instead.",
         )
+    _check(email, "delete")
     transition_or_raise(email, Status.DELETED, kind="deleted")
     return email
 
