@@ -44,13 +44,12 @@ TASK_TYPES: dict[str, str] = {
     Step.Type.LINKEDIN: Task.Type.LINKEDIN,
     Step.Type.CUSTOM: Task.Type.CUSTOM,
 }
-DEFAULT_BATCH = 1000
 
 
 class Engine:
     def __init__(self, worker_id: str = "engine", *, batch_size: int | None = None) -> None:
         self.worker_id = worker_id[:64]
-        self.batch_size = batch_size or getattr(settings, "CAMPAIGN_BATCH_SIZE", DEFAULT_BATCH)
+        self.batch_size = batch_size or settings.CAMPAIGN_BATCH_SIZE
         self._steps: dict[int, list[Step]] = {}
 
     def run_once(self) -> int:
