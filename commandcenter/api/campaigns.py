@@ -18,9 +18,9 @@ from commandcenter.api.auth import viewer
 from commandcenter.api.errors import BadInput
 from commandcenter.api.pagination import MAX_ID
 from commandcenter.api.schemas import Input, Text, answers
-from commandcenter.campaigns import builder, enrol, queries
+from commandcenter.campaigns import builder, enrol, queries, throttle
 from commandcenter.campaigns.builder import CampaignError, StepSpec, VariantSpec
-from commandcenter.campaigns.models import Campaign, Enrolment
+from commandcenter.campaigns.models import Campaign, Enrolment, SendingPolicy
 from commandcenter.people.services import normalise_address
 
 router = Router(tags=["campaigns"])
@@ -383,3 +383,58 @@ def remove_enrolment(request: HttpRequest, campaign_id: int, who: str) -> Reply[
 )
 def campaign_stats(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
     return queries.campaign_stats(campaign_or_404(request, campaign_id))
+
+
+class PolicyIn(Input):
+    days: list[StrictInt] | None = Field(None, description="Weekdays, 0 = Monday.")
+    start_time: Text | None = Field(None, description="HH:MM in the recipient's zone.")
+    end_time: Text | None = None
+    daily_cap: StrictInt | None = None
+    burst_count: StrictInt | None = None
+    burst_seconds: StrictInt | None = None
+    ooo_pause_days: StrictInt | None = None
+
+
+def policy_json(policy: SendingPolicy) -> dict[str, Any]:
+    return {
+        "days": policy.days,
+        "start_time": policy.start_time.strftime("%H:%M"),
+        "end_time": policy.end_time.strftime("%H:%M"),
+        "daily_cap": policy.daily_cap,
+        "burst_count": policy.burst_count,
+        "burst_seconds": policy.burst_seconds,
+        "ooo_pause_days": policy.ooo_pause_days,
+    }
+
+
+@router.get(
+    "/sending-policy",
+    response=answers({200: dict[str, Any]}),
+    summary="Your sending window and throttles (for campaign emails)",
+)
+def get_policy(request: HttpRequest) -> dict[str, Any]:
+    user = viewer(request).writer()
+    return policy_json(SendingPolicy.objects.filter(user=user).first() or SendingPolicy(user=user))
+
+
+@router.patch(
+    "/sending-policy", response=answers({200: dict[str, Any]}), summary="Change the window or caps"
+)
+def patch_policy(request: HttpRequest, payload: PolicyIn) -> dict[str, Any]:
+    user = viewer(request).writer()
+    fields: dict[str, Any] = payload.model_dump(exclude_unset=True)
+    errors: dict[str, str] = {}
+    for name in ("start_time", "end_time"):
+        if name in fields:
+            try:
+                fields[name] = builder.parse_time(fields[name])
+            except ValueError as error:
+                errors[name] = str(error)
+    if fields.get("ooo_pause_days") is not None and not 1 <= fields["ooo_pause_days"] <= 365:
+        errors["ooo_pause_days"] = "From 1 to 365 days."
+    if errors:
+        raise BadInput(errors)
+    try:
+        return policy_json(throttle.save_policy(user.pk, **fields))
+    except throttle.PolicyError as error:
+        raise BadInput(error.errors) from None

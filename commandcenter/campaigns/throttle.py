@@ -63,7 +63,9 @@ def check_policy(
 
 
 def save_policy(user_id: int, **fields: object) -> SendingPolicy:
-    policy, _ = SendingPolicy.objects.get_or_create(user_id=user_id)
+    """Create or change a user's policy; PolicyError (by field) and nothing saved when the
+    result would be unusable."""
+    policy = SendingPolicy.objects.filter(user_id=user_id).first() or SendingPolicy(user_id=user_id)
     merged = {
         "days": policy.days,
         "start_time": policy.start_time,

@@ -55,7 +55,9 @@ def test_it_creates_enrols_and_reports(api: Api, alice: User) -> None:
     assert (first["state"], first["next_step"]) == ("active", campaign["steps"][0]["id"])
     assert first["next_at"].endswith("Z")
     again = api.post(f"/campaigns/{campaign['id']}/enrolments", alice, {"people": ["p1@x.example"]})
-    assert again.data["refused"] == [{"address": "p1@x.example", "reason": "Already in this campaign."}]
+    assert again.data["refused"] == [
+        {"address": "p1@x.example", "reason": "Already in this campaign."}
+    ]
     listed = api.get(f"/campaigns/{campaign['id']}/enrolments", alice).data
     assert len(listed) == 300
     stats = api.get(f"/campaigns/{campaign['id']}/stats", alice).data
@@ -94,8 +96,10 @@ def test_removing_a_person_takes_their_scheduled_email_out(api: Api, alice: User
         ({"steps": []}, "steps"),
         ({"steps": [{"day": 0, "type": "call"}]}, "steps[0].day"),
         ({"steps": [{"day": -2, "type": "call"}]}, "steps[0].day"),
-        ({"steps": [{"day": 1, "type": "auto_email", "thread": True, "body_text": "x"}]}, "steps[0].thread"),
-        ({"steps": [{"day": 1, "type": "auto_email", "subject": "Hi {{shoe_size}}", "body_text": "x"}]}, "steps[0].subject"),
+        ({"steps": [{"day": 1, "type": "auto_email", "thread": True, "body_text": "x"}]},
+         "steps[0].thread"),
+        ({"steps": [{"day": 1, "type": "auto_email", "subject": "Hi {{shoe_size}}",
+                     "body_text": "x"}]}, "steps[0].subject"),
         ({"steps": [{"day": 1, "type": "call", "time": "25:00"}]}, "steps[0].time"),
         ({"steps": [{"day": 1, "type": "fax"}]}, "steps[0].type"),
         ({"steps": [{"day": 3, "type": "call"}, {"day": 2, "type": "call"}]}, "steps[1].day"),
@@ -127,8 +131,8 @@ def test_editing_a_running_campaign(api: Api, alice: User) -> None:
     campaign = create(api, alice)
     cid = campaign["id"]
     api.post(f"/campaigns/{cid}/enrolments", alice, {"people": ["a@x.example", "b@x.example"]})
-    steps = [{"id": s["id"], **{k: s[k] for k in ("day", "type", "subject", "body_text", "thread", "notes")}}
-             for s in campaign["steps"]]  # fmt: skip
+    kept = ("day", "type", "subject", "body_text", "thread", "notes")
+    steps = [{"id": s["id"], **{k: s[k] for k in kept}} for s in campaign["steps"]]
     steps[0]["subject"] = "Hello {{first_name}}"
     added = [*steps, {"day": 9, "type": "linkedin", "notes": "connect"}]
     answer = api.patch(f"/campaigns/{cid}", alice, {"steps": added})
@@ -200,7 +204,34 @@ def test_another_teams_campaign_is_not_found(api: Api, alice: User, carol: User)
     campaign = create(api, alice)
     cid = campaign["id"]
     assert api.get(f"/campaigns/{cid}", carol).status_code == 404
-    assert api.post(f"/campaigns/{cid}/enrolments", carol, {"people": ["x@x.example"]}).status_code == 404
+    assert (
+        api.post(f"/campaigns/{cid}/enrolments", carol, {"people": ["x@x.example"]}).status_code
+        == 404
+    )
     assert api.post(f"/campaigns/{cid}/pause", carol).status_code == 404
     assert api.get("/campaigns", carol).data == []
     assert Enrolment.objects.count() == 0
+
+
+def test_the_sending_policy_refuses_unusable_values_by_field(api: Api, alice: User) -> None:
+    from commandcenter.campaigns.models import SendingPolicy
+
+    bad = api.patch(
+        "/sending-policy",
+        alice,
+        {"days": [], "start_time": "18:00", "end_time": "09:00", "daily_cap": 0},
+    )
+    assert bad.status_code == 422
+    assert set(bad.data["errors"]) == {"days", "end_time", "daily_cap"}
+    assert not SendingPolicy.objects.exists()
+    unknown_time = api.patch("/sending-policy", alice, {"start_time": "9am"})
+    assert list(unknown_time.data["errors"]) == ["start_time"]
+    good = api.patch(
+        "/sending-policy", alice, {"daily_cap": 200, "burst_count": 10, "burst_seconds": 60}
+    )
+    assert (good.status_code, good.data["daily_cap"], good.data["days"]) == (
+        200,
+        200,
+        [0, 1, 2, 3, 4],
+    )
+    assert api.get("/sending-policy", alice).data["burst_seconds"] == 60

@@ -5,7 +5,9 @@ from __future__ import annotations
 from commandcenter.outbox.models import Email
 
 
-def reply_to(email: Email, *, sender: str | None = None, message_id: str = "<r1@x.example>") -> bytes:
+def reply_to(
+    email: Email, *, sender: str | None = None, message_id: str = "<r1@x.example>"
+) -> bytes:
     return (
         f"From: Pat <{sender or email.to_address}>\r\n"
         f"To: {email.owner.email}\r\n"

@@ -4,6 +4,7 @@ restarted: no step runs twice, none is skipped, no task is made twice."""
 from __future__ import annotations
 
 import collections
+import functools
 import signal
 import subprocess
 
@@ -47,7 +48,7 @@ def test_killed_workers_run_each_step_once(alice: User) -> None:
             worker = subprocess.Popen([COMMANDCENTER, "worker"], env=env, stdout=subprocess.DEVNULL)
             try:
                 wait_for(
-                    lambda n=emails_before_kill: Email.objects.count() >= n,
+                    functools.partial(emails_at_least, emails_before_kill),
                     seconds=60,
                     what=f"{emails_before_kill} campaign emails",
                 )
@@ -81,6 +82,10 @@ def test_killed_workers_run_each_step_once(alice: User) -> None:
             # Stopped only where the sender could not know whether its email went out.
             assert emails[-1].status == Status.FAILED
             assert emails[-1].reason.startswith("delivery unknown")
+
+
+def emails_at_least(count: int) -> bool:
+    return Email.objects.count() >= count
 
 
 def settled(last_step_id: int) -> bool:

@@ -43,8 +43,9 @@ def two_emails_and_a_call(owner: User) -> Campaign:
 
 
 def sent_first_email(owner: User, sink: SmtpSink) -> tuple[Enrolment, Email]:
-    Person.objects.create(owner=owner, email="pat@acme.example", first_name="Pat",
-                          time_zone="America/New_York")
+    Person.objects.create(
+        owner=owner, email="pat@acme.example", first_name="Pat", time_zone="America/New_York"
+    )
     campaign = two_emails_and_a_call(owner)
     enrolment = enrol(owner, campaign, ["pat@acme.example"]).enrolled[0]
     Engine().run_once()

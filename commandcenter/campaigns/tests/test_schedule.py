@@ -40,7 +40,9 @@ times = st.times().map(lambda t: t.replace(second=0, microsecond=0))
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("zone", "change"), CHANGES)
-def test_a_step_after_a_change_runs_at_its_local_time(alice: User, zone: str, change: dt.date) -> None:
+def test_a_step_after_a_change_runs_at_its_local_time(
+    alice: User, zone: str, change: dt.date
+) -> None:
     where = zoneinfo.ZoneInfo(zone)
     Person.objects.create(owner=alice, email="pat@x.example", time_zone=zone)
     enrolled_at = dt.datetime.combine(change - dt.timedelta(days=2), dt.time(8, 0), where)
@@ -48,8 +50,10 @@ def test_a_step_after_a_change_runs_at_its_local_time(alice: User, zone: str, ch
         campaign = create_campaign(
             alice,
             name="Across the change",
-            steps=[StepSpec(day=1, type="custom", time=dt.time(9)),
-                   StepSpec(day=4, type="call", time=dt.time(9))],  # fmt: skip
+            steps=[
+                StepSpec(day=1, type="custom", time=dt.time(9)),
+                StepSpec(day=4, type="call", time=dt.time(9)),
+            ],
         )
         enrolment = enrol(alice, campaign, ["pat@x.example"]).enrolled[0]
         traveller.move_to(dt.datetime.combine(enrolled_at.date(), dt.time(9), where))
@@ -83,7 +87,9 @@ def test_a_five_day_week_never_lands_on_a_weekend(start: dt.date, day: int) -> N
 
 @given(start=dates, day=st.integers(1, 364))
 def test_calendar_days_are_days(start: dt.date, day: int) -> None:
-    assert schedule.campaign_date(start, day, skip_weekends=False) == start + dt.timedelta(days=day - 1)
+    assert schedule.campaign_date(start, day, skip_weekends=False) == start + dt.timedelta(
+        days=day - 1
+    )
     later = schedule.campaign_date(start, day + 1, skip_weekends=True)
     assert later > schedule.campaign_date(start, day, skip_weekends=True)
 
@@ -104,8 +110,11 @@ def test_a_step_is_due_at_its_wall_clock_time_or_just_after_a_skipped_hour(
 
 
 @given(
-    moment=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2030, 1, 1),
-                        timezones=st.just(dt.UTC)),  # fmt: skip
+    moment=st.datetimes(
+        min_value=dt.datetime(2025, 1, 1),
+        max_value=dt.datetime(2030, 1, 1),
+        timezones=st.just(dt.UTC),
+    ),
     zone=st.sampled_from(ZONES),
     days=st.sets(st.integers(0, 6), min_size=1),
     hours=st.tuples(st.integers(0, 22), st.integers(1, 23)).filter(lambda h: h[0] < h[1]),
@@ -115,14 +124,17 @@ def test_next_open_is_the_first_moment_inside_the_window(
     moment: dt.datetime, zone: str, days: set[int], hours: tuple[int, int]
 ) -> None:
     from commandcenter.campaigns.throttle import next_open
-
     from commandcenter.lib.zones import local_moment
 
-    policy = SendingPolicy(days=sorted(days), start_time=dt.time(hours[0]), end_time=dt.time(hours[1]))
+    policy = SendingPolicy(
+        days=sorted(days), start_time=dt.time(hours[0]), end_time=dt.time(hours[1])
+    )
     where = zoneinfo.ZoneInfo(zone)
 
     def window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-        return local_moment(day, policy.start_time, where), local_moment(day, policy.end_time, where)
+        return local_moment(day, policy.start_time, where), local_moment(
+            day, policy.end_time, where
+        )
 
     def inside(at: dt.datetime) -> bool:
         day = at.astimezone(where).date()

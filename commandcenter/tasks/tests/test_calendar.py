@@ -20,7 +20,8 @@ def test_it_serves_open_tasks_and_a_new_address_revokes_the_old(
 ) -> None:
     due = dt.datetime(2026, 5, 4, 14, 0, tzinfo=dt.UTC)
     open_task = services.create_task(
-        alice, services.TaskFields(type="call", due_at=due, title="Call <Pat>", person="pat@x.example")
+        alice,
+        services.TaskFields(type="call", due_at=due, title="Call <Pat>", person="pat@x.example"),
     )
     done = services.create_task(alice, services.TaskFields(type="custom", due_at=due, title="Done"))
     services.complete(alice, [done])

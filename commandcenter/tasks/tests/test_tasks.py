@@ -92,9 +92,10 @@ def test_tokyo_and_los_angeles_have_different_todays_for_the_same_task(alice: Us
     assert (la["today"], la["tomorrow"]) == (1, 0)
     later = dt.datetime(2026, 6, 10, 14, 0, tzinfo=UTC)  # 23:00 Tokyo, 07:00 LA
     assert view_counts([alice.pk], Days.at(later, zoneinfo.ZoneInfo("Asia/Tokyo")))["tomorrow"] == 1
-    assert view_counts([alice.pk], Days.at(later, zoneinfo.ZoneInfo("America/Los_Angeles")))[
-        "today"
-    ] == 1
+    assert (
+        view_counts([alice.pk], Days.at(later, zoneinfo.ZoneInfo("America/Los_Angeles")))["today"]
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,9 @@ def test_bad_task_input_names_the_field_and_changes_nothing(alice: User) -> None
     with pytest.raises(services.TaskError) as caught:
         services.create_task(
             alice,
-            services.TaskFields(type="fax", due_at=dt.datetime(2026, 5, 1), person="not an address"),
+            services.TaskFields(
+                type="fax", due_at=dt.datetime(2026, 5, 1), person="not an address"
+            ),
         )
     assert set(caught.value.errors) == {"type", "due_at"}
     assert Task.objects.count() == 0
