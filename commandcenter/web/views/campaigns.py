@@ -280,6 +280,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "state": state,
         "funnel": [(label, n, round(560 * n / top), i * 44) for i, (label, n) in enumerate(funnel)],
         "funnel_labels": FUNNEL_LABELS,
+        "exit_labels": EXIT_LABELS,
         "preview_person": person,
         "preview": _preview(campaign, person, campaign.owner),
         "preview_choices": Person.objects.filter(owner_id__in=scope.owner_ids).order_by("email")[
@@ -291,6 +292,14 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "web/campaign.html", context)
 
 
+EXIT_LABELS = {
+    "replied": gettext_lazy("replied"),
+    "bounced": gettext_lazy("bounced"),
+    "unsubscribed": gettext_lazy("unsubscribed"),
+    "spam": gettext_lazy("marked as spam"),
+    "removed": gettext_lazy("removed by hand"),
+    "stopped": gettext_lazy("campaign stopped"),
+}
 FUNNEL_LABELS = {
     "enrolled": gettext_lazy("Enrolled"),
     "sent": gettext_lazy("Sent"),
