@@ -259,6 +259,7 @@ class Engine:
         previous = self.previous_emails(step, group)
         by_owner: dict[int, list[mailing.Outgoing]] = defaultdict(list)
         owners = {}
+        policies = throttle.policies_of({e.owner_id for e in group})
         for e in group:
             variant = variants[e.variant_seed % len(variants)] if variants else None
             source = variant or step
@@ -271,7 +272,8 @@ class Engine:
                 )
                 references = mailing.thread_references(earlier)
             planned = e.next_at or timezone.now()
-            due = throttle.window_start(e.owner_id, planned, schedule.zone_for(e.person, e.owner))
+            where = schedule.zone_for(e.person, e.owner)
+            due = throttle.window_start(policies.get(e.owner_id), planned, where)
             owners[e.owner_id] = e.owner
             by_owner[e.owner_id].append(
                 mailing.Outgoing(

@@ -237,7 +237,12 @@ def _hold(pk: int, hold: Hold) -> bool:
     return bool(changed)
 
 
-def window_start(owner_id: int, planned: dt.datetime, where: zoneinfo.ZoneInfo) -> dt.datetime:
+def policies_of(owner_ids: set[int]) -> dict[int, SendingPolicy]:
+    return {p.user_id: p for p in SendingPolicy.objects.filter(user_id__in=owner_ids)}
+
+
+def window_start(
+    policy: SendingPolicy | None, planned: dt.datetime, where: zoneinfo.ZoneInfo
+) -> dt.datetime:
     """A new campaign email's first due time: its planned time, moved into the window."""
-    policy = SendingPolicy.objects.filter(user_id=owner_id).first()
     return planned if policy is None else next_open(policy, planned, where)

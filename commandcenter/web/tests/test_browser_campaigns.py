@@ -148,7 +148,10 @@ def test_a_rep_runs_a_three_step_campaign(page: Page, rep: User, catcher: None) 
         expect(page.locator('[data-count="today"]')).to_have_text("18")
         expect(page.locator('[data-count="completed"]')).to_have_text("1")
         done = Task.objects.get(status="completed")
-        assert (done.outcome, done.outcome_notes) == ("connected", "Interested; send the pilot plan.")
+        assert (done.outcome, done.outcome_notes) == (
+            "connected",
+            "Interested; send the pilot plan.",
+        )
 
         page.goto(f"/people/{done.person_id}/")
         expect(page.locator("tr[data-kind=task]").first).to_contain_text("completed")

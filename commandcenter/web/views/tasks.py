@@ -35,7 +35,7 @@ from commandcenter.tasks.states import TaskRefused, TaskStatus
 from commandcenter.web.decorators import web_view
 from commandcenter.web.scope import scope_for, signed_in_user
 
-TASKS_PER_PAGE = 100
+TASKS_PER_PAGE = 50
 VIEW_LABELS = {
     "overdue": gettext_lazy("Overdue"),
     "today": gettext_lazy("Today"),
@@ -114,9 +114,20 @@ def task_list(request: HttpRequest, view: str = "today") -> HttpResponse:
     filters = _filters(request)
     sort = request.GET.get("sort", "due") if request.GET.get("sort") == "priority" else "due"
     counts = view_counts(scope.owner_ids, days, filters)
+    raw_page = request.GET.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 6 else 1
+    start = (max(page, 1) - 1) * TASKS_PER_PAGE
     tasks = list(
-        view_tasks(scope.owner_ids, view, days, filters=filters, sort=sort)[:TASKS_PER_PAGE]
+        view_tasks(scope.owner_ids, view, days, filters=filters, sort=sort)[
+            start : start + TASKS_PER_PAGE
+        ]
     )
+    for task in tasks:
+        # Worked out once here: lookups in a template loop are the slow part of a long page.
+        task.type_label = TYPE_LABELS[task.type]  # type: ignore[attr-defined]
+        task.due_label = timezone.localtime(task.due_at).strftime(  # type: ignore[attr-defined]
+            "%Y-%m-%d" if task.all_day else "%Y-%m-%d %H:%M"
+        )
     query = request.GET.urlencode()
     context = {
         "view": view,
@@ -136,10 +147,31 @@ def task_list(request: HttpRequest, view: str = "today") -> HttpResponse:
         if user.team_id
         else [],
         "open_view": view not in ("completed", "skipped"),
-        "more": counts[view] > len(tasks),
+        "page": max(page, 1),
+        "pages": max(1, -(-counts[view] // TASKS_PER_PAGE)),
+        "more": counts[view] > start + len(tasks),
+        "query_without_page": _without(request, "page"),
         "type_labels": TYPE_LABELS,
+        "task_url": reverse("web:task", args=[0]).removesuffix("0/"),
+        "person_url": reverse("web:person", args=[0]).removesuffix("0/"),
+        "campaign_url": reverse("web:campaign", args=[0]).removesuffix("0/"),
+        "text": {
+            "select": _("Select"),
+            "complete": _("Complete"),
+            "skip": _("Skip"),
+            "snooze": _("Snooze"),
+            "delete": _("Delete"),
+            "high": _("High"),
+            "normal": _("Normal"),
+        },
     }
     return render(request, "web/tasks.html", context)
+
+
+def _without(request: HttpRequest, name: str) -> str:
+    query = request.GET.copy()
+    query.pop(name, None)
+    return query.urlencode()
 
 
 def _next(request: HttpRequest, fallback: str) -> str:
