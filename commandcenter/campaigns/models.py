@@ -8,14 +8,16 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from commandcenter.campaigns.states import LIVE, ExitReason, State
 
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaigns"
@@ -33,11 +35,11 @@ class Campaign(models.Model):
 
 class Step(models.Model):
     class Type(models.TextChoices):
-        AUTO_EMAIL = "auto_email", "Automatic email"
-        MANUAL_EMAIL = "manual_email", "Manual email"
-        CALL = "call", "Call"
-        LINKEDIN = "linkedin", "LinkedIn"
-        CUSTOM = "custom", "Custom task"
+        AUTO_EMAIL = "auto_email", _("Automatic email")
+        MANUAL_EMAIL = "manual_email", _("Manual email")
+        CALL = "call", _("Call")
+        LINKEDIN = "linkedin", _("LinkedIn")
+        CUSTOM = "custom", _("Custom task")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="steps")
     # 0, 1, 2…: the order steps run in (several may share a campaign day).
@@ -57,7 +59,7 @@ class Step(models.Model):
         ordering = ["campaign", "position"]
 
     def __str__(self) -> str:
-        return f"Day {self.day}: {self.get_type_display()}"
+        return self.label
 
     @property
     def is_email(self) -> bool:
@@ -65,7 +67,11 @@ class Step(models.Model):
 
     @property
     def label(self) -> str:
-        return f"Day {self.day} · {self.get_type_display()}"
+        """ "Day 3 · Call", in the active language."""
+        return gettext("Day %(day)d · %(type)s") % {
+            "day": self.day,
+            "type": self.get_type_display(),
+        }
 
 
 class Variant(models.Model):
@@ -96,8 +102,8 @@ class Enrolment(models.Model):
     (phase due), or run and waiting for its email to be sent or its task to be done."""
 
     class Phase(models.TextChoices):
-        DUE = "due", "Due"
-        WAITING = "waiting", "Waiting"
+        DUE = "due", _("Due")
+        WAITING = "waiting", _("Waiting")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrolments")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="enrolments")

@@ -13,13 +13,14 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class State(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    FINISHED = "finished", "Finished"
-    EXITED = "exited", "Exited"
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    FINISHED = "finished", _("Finished")
+    EXITED = "exited", _("Exited")
 
 
 # Enrolments in these states hold the person's one place in the campaign.
@@ -36,12 +37,12 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 
 
 class ExitReason(models.TextChoices):
-    REPLIED = "replied", "Replied"
-    BOUNCED = "bounced", "Bounced"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-    SPAM = "spam", "Marked as spam"
-    REMOVED = "removed", "Removed by hand"
-    STOPPED = "stopped", "Campaign stopped"
+    REPLIED = "replied", _("Replied")
+    BOUNCED = "bounced", _("Bounced")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    SPAM = "spam", _("Marked as spam")
+    REMOVED = "removed", _("Removed by hand")
+    STOPPED = "stopped", _("Campaign stopped")
 
 
 def transition_many(

@@ -7,28 +7,29 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from commandcenter.tasks.states import TaskStatus
 
 
 class Task(models.Model):
     class Type(models.TextChoices):
-        EMAIL = "email", "Email"
-        CALL = "call", "Call"
-        LINKEDIN = "linkedin", "LinkedIn"
-        CUSTOM = "custom", "Custom"
+        EMAIL = "email", _("Email")
+        CALL = "call", _("Call")
+        LINKEDIN = "linkedin", _("LinkedIn")
+        CUSTOM = "custom", _("Custom")
 
     class Priority(models.TextChoices):
-        NORMAL = "normal", "Normal"
-        HIGH = "high", "High"
+        NORMAL = "normal", _("Normal")
+        HIGH = "high", _("High")
 
     class Outcome(models.TextChoices):
-        CONNECTED = "connected", "Connected"
-        VOICEMAIL = "voicemail", "Left voicemail"
-        NO_ANSWER = "no_answer", "No answer"
-        BUSY = "busy", "Busy"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
-        OTHER = "other", "Other"
+        CONNECTED = "connected", _("Connected")
+        VOICEMAIL = "voicemail", _("Left voicemail")
+        NO_ANSWER = "no_answer", _("No answer")
+        BUSY = "busy", _("Busy")
+        WRONG_NUMBER = "wrong_number", _("Wrong number")
+        OTHER = "other", _("Other")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="owned_tasks"

@@ -12,14 +12,15 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class TaskStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    COMPLETED = "completed", "Completed"
-    SKIPPED = "skipped", "Skipped"
+    OPEN = "open", _("Open")
+    COMPLETED = "completed", _("Completed")
+    SKIPPED = "skipped", _("Skipped")
     # Not a view: hand-made tasks can be deleted; their events are kept.
-    DELETED = "deleted", "Deleted"
+    DELETED = "deleted", _("Deleted")
 
 
 DONE = frozenset({TaskStatus.COMPLETED, TaskStatus.SKIPPED})

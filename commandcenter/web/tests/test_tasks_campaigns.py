@@ -181,3 +181,14 @@ def test_the_sending_settings_refuse_a_window_with_no_time(alice: User) -> None:
     client.post(reverse("web:sending"), {"days": ["0"], "start_time": "09:00", "end_time": "17:00",
                                          "daily_cap": "200"})  # fmt: skip
     assert SendingPolicy.objects.get().daily_cap == 200
+
+
+def test_the_new_pages_speak_simplified_chinese(alice: User) -> None:
+    alice.language = "zh-hans"
+    alice.save()
+    campaign = three_steps(alice)
+    client = signed_in(alice)
+    assert "开始处理任务" in client.get(reverse("web:tasks")).content.decode()
+    page = client.get(reverse("web:campaign", args=[campaign.pk])).content.decode()
+    assert "漏斗" in page and "第 3 天 · 电话" in page
+    assert "发送时段与限额" in client.get(reverse("web:sending")).content.decode()
