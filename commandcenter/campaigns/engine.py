@@ -33,8 +33,8 @@ from commandcenter.lib.zones import zone
 from commandcenter.outbox.compose import Content
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
-from commandcenter.tasks.models import Task
-from commandcenter.tasks.states import DONE
+from commandcenter.tasks.models import Task, TaskEvent
+from commandcenter.tasks.states import DONE, TaskStatus
 
 # An email step is done once the server accepted its email (what happened later is a signal).
 SENT = (Status.DELIVERED, Status.ARCHIVED)
@@ -252,6 +252,25 @@ class Engine:
             batch_size=500,
             # The constraint (enrolment, step) keeps a task from being made twice.
             ignore_conflicts=True,
+        )
+        made = Task.objects.filter(
+            enrolment_id__in=[e.pk for e in group], step=step, status=TaskStatus.OPEN
+        ).values_list("pk", flat=True)
+        now = timezone.now()
+        TaskEvent.objects.bulk_create(
+            [
+                TaskEvent(
+                    task_id=pk,
+                    kind="created",
+                    to_status=TaskStatus.OPEN,
+                    from_status=TaskStatus.OPEN,
+                    detail=step.label,
+                    data={"campaign": step.campaign_id, "step": step.pk},
+                    created_at=now,
+                )
+                for pk in made
+            ],
+            batch_size=500,
         )
 
     def make_emails(self, step: Step, group: list[Enrolment]) -> None:

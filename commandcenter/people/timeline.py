@@ -6,12 +6,62 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from commandcenter.campaigns.models import EnrolmentEvent
-from commandcenter.outbox.models import Event
+from commandcenter.outbox.merge import MissingMergeField, render
+from commandcenter.outbox.models import Email, Event
 from commandcenter.people.models import Person
 from commandcenter.tasks.models import TaskEvent
 
 MAX_ENTRIES = 500
+# What happened, in words; other kinds are shown as they are recorded.
+KIND_LABELS: dict[str, Promise] = {
+    "created": _("created"),
+    "scheduled": _("scheduled"),
+    "claimed": _("being sent"),
+    "sent": _("sent"),
+    "deferred": _("deferred"),
+    "failed": _("failed"),
+    "bounced": _("bounced"),
+    "complained": _("marked as spam"),
+    "opened": _("opened"),
+    "clicked": _("clicked"),
+    "replied": _("replied"),
+    "auto_replied": _("auto-replied"),
+    "unsubscribed": _("unsubscribed"),
+    "held": _("held back"),
+    "campaign_ended": _("taken out: campaign ended"),
+    "completed": _("completed"),
+    "skipped": _("skipped"),
+    "snoozed": _("snoozed"),
+    "reassigned": _("reassigned"),
+    "edited": _("edited"),
+    "deleted": _("deleted"),
+    "enrolled": _("enrolled"),
+    "step_ran": _("step ran"),
+    "next_step": _("next step planned"),
+    "paused": _("paused"),
+    "resumed": _("resumed"),
+    "finished": _("finished"),
+    "exited": _("exited"),
+}
+
+
+def as_received(email: Email) -> str:
+    """The subject the person got (merge fields filled); the template when it cannot be."""
+    try:
+        return render(email.subject, email.person, email.owner)
+    except MissingMergeField:
+        return email.subject
+
+
+SOURCE_LABELS: dict[str, Promise] = {
+    "email": _("Email"),
+    "task": _("Task"),
+    "campaign": _("Campaign"),
+}
 
 
 @dataclass
@@ -23,19 +73,27 @@ class Entry:
     link_kind: str
     link_id: int
 
+    @property
+    def source(self) -> str:
+        return str(SOURCE_LABELS[self.kind])
+
 
 def person_timeline(person: Person) -> list[Entry]:
     entries: list[Entry] = []
+    subjects: dict[int, str] = {}
     for event in (
         Event.objects.filter(email__person=person)
-        .select_related("email")
+        .select_related("email__person", "email__owner")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
+        if event.email_id not in subjects:
+            subjects[event.email_id] = as_received(event.email)
+        event.email.subject = subjects[event.email_id]
         entries.append(
             Entry(
                 event.created_at,
                 "email",
-                event.kind,
+                str(KIND_LABELS.get(event.kind, event.kind)),
                 f"{event.email.subject} {('— ' + event.detail) if event.detail else ''}".strip(),
                 "email",
                 event.email_id,
@@ -51,7 +109,7 @@ def person_timeline(person: Person) -> list[Entry]:
             Entry(
                 task_event.created_at,
                 "task",
-                task_event.kind,
+                str(KIND_LABELS.get(task_event.kind, task_event.kind)),
                 f"{task.get_type_display()}: {task.title} {task_event.detail}".strip(),
                 "task",
                 task.pk,
@@ -67,7 +125,7 @@ def person_timeline(person: Person) -> list[Entry]:
             Entry(
                 enrolment_event.created_at,
                 "campaign",
-                enrolment_event.kind,
+                str(KIND_LABELS.get(enrolment_event.kind, enrolment_event.kind)),
                 f"{campaign.name} {enrolment_event.detail}".strip(),
                 "campaign",
                 campaign.pk,
