@@ -306,6 +306,15 @@ def resume_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
 
 
 @router.post(
+    "/campaigns/{campaign_id}/stop",
+    response=answers({200: CampaignOut}, 404),
+    summary="Stop for good: everyone exits",
+)
+def stop_campaign(request: HttpRequest, campaign_id: int) -> dict[str, Any]:
+    return campaign_json(builder.stop(campaign_or_404(request, campaign_id, write=True)))
+
+
+@router.post(
     "/campaigns/{campaign_id}/enrolments",
     response=answers({201: EnrolOut}, 404, 409),
     summary="Enrol people by address",

@@ -322,7 +322,7 @@ def live_steps(campaign: Campaign) -> list[Step]:
 
 def pause(campaign: Campaign) -> Campaign:
     """Nothing of the campaign runs while it is paused; each person keeps their place."""
-    Campaign.objects.filter(pk=campaign.pk).update(
+    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.ACTIVE).update(
         status=Campaign.Status.PAUSED, updated_at=timezone.now()
     )
     campaign.refresh_from_db()
@@ -334,12 +334,32 @@ def resume(campaign: Campaign) -> Campaign:
     now (not at its old time, which the late limit would refuse), the rest keep theirs."""
     now = timezone.now()
     with transaction.atomic():
-        Campaign.objects.filter(pk=campaign.pk).update(
+        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.PAUSED).update(
             status=Campaign.Status.ACTIVE, updated_at=now
         )
         Enrolment.objects.filter(
             campaign=campaign, state=State.ACTIVE, phase=Enrolment.Phase.DUE, next_at__lt=now
         ).update(next_at=now)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def stop(campaign: Campaign) -> Campaign:
+    """Stop for good: everyone still in it exits ("campaign stopped"), and what it had
+    scheduled leaves Scheduled. A stopped campaign takes no one new."""
+    from commandcenter.campaigns.reactions import end_enrolments
+    from commandcenter.campaigns.states import ExitReason
+
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Campaign.Status.STOPPED, updated_at=timezone.now()
+        )
+        live = list(
+            Enrolment.objects.filter(campaign=campaign, state__in=sorted(LIVE)).values_list(
+                "pk", flat=True
+            )
+        )
+        end_enrolments(live, ExitReason.STOPPED, f"campaign ended: {campaign.name} was stopped")
     campaign.refresh_from_db()
     return campaign
 

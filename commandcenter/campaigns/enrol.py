@@ -65,6 +65,10 @@ def enrol(user: User, campaign: Campaign, raw_addresses: Sequence[object]) -> En
     steps = live_steps(campaign)
     if not steps:
         errors["campaign"] = "The campaign has no steps."
+    if campaign.status == Campaign.Status.STOPPED:
+        raise CampaignError(
+            {"campaign": "The campaign was stopped; it takes no one new."}, conflict=True
+        )
     if errors:
         raise CampaignError(errors)
     try:

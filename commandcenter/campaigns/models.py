@@ -18,6 +18,7 @@ class Campaign(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="campaigns"

@@ -235,3 +235,20 @@ def test_the_sending_policy_refuses_unusable_values_by_field(api: Api, alice: Us
         [0, 1, 2, 3, 4],
     )
     assert api.get("/sending-policy", alice).data["burst_seconds"] == 60
+
+
+def test_stopping_a_campaign_exits_everyone_and_takes_no_one_new(api: Api, alice: User) -> None:
+    campaign = create(api, alice, {"name": "s", "steps": [
+        {"day": 1, "type": "auto_email", "subject": "Hi", "body_text": "Hello"}
+    ]})  # fmt: skip
+    cid = campaign["id"]
+    api.post(f"/campaigns/{cid}/enrolments", alice, {"people": ["a@x.example", "b@x.example"]})
+    Engine().run_once()
+    stopped = api.post(f"/campaigns/{cid}/stop", alice)
+    assert stopped.data["status"] == "stopped"
+    assert stopped.data["stats"]["exited_by_reason"]["stopped"] == 2
+    assert set(Email.objects.values_list("status", flat=True)) == {Status.FAILED}
+    assert Email.objects.first().reason == "campaign ended: s was stopped"  # type: ignore[union-attr]
+    late = api.post(f"/campaigns/{cid}/enrolments", alice, {"people": ["c@x.example"]})
+    assert late.status_code == 409
+    assert api.post(f"/campaigns/{cid}/resume", alice).data["status"] == "stopped"

@@ -318,6 +318,9 @@ def campaign_state(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.success(
             request, _("The campaign is paused: nothing of it runs until you resume it.")
         )
+    elif request.POST.get("do") == "stop":
+        builder.stop(campaign)
+        messages.success(request, _("The campaign is stopped: everyone in it has exited."))
     else:
         builder.resume(campaign)
         messages.success(request, _("The campaign goes on: everyone from their own place."))
