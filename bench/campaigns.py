@@ -19,11 +19,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bench.scratch import BACKENDS, ROOT, scratch_database
-from bench.web import timed
+from bench.web import page_getter, timed
 
 if TYPE_CHECKING:
     from commandcenter.accounts.models import User
@@ -134,26 +133,17 @@ def tasks_figures(owner: User, members: list[Person], count: int, requests: int)
     for label, user in (("baseline, a rep with no tasks", idle), (f"{count:,} open tasks", owner)):
         client = Client()
         client.force_login(user)
-        figures[label] = timed(getter(client, "/tasks/"), requests)
+        figures[label] = timed(page_getter(client, "/tasks/"), requests)
     for label, (p50, p95) in figures.items():
         check = f" ({verdict(p95, TARGET_TASKS_P95_MS)})" if "open tasks" in label else ""
         print(f"Tasks page (Today), {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms{check}")
     client = Client()
     client.force_login(owner)
-    p50, p95 = timed(getter(client, "/tasks/view/upcoming/?sort=priority"), requests)
+    p50, p95 = timed(page_getter(client, "/tasks/view/upcoming/?sort=priority"), requests)
     print(
         f"Tasks page (Upcoming by priority), {count:,} open tasks: "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     )
-
-
-def getter(client: Any, url: str) -> Callable[[], None]:
-    def get() -> None:
-        status = client.get(url).status_code
-        if status != 200:
-            raise SystemExit(f"{url} answered {status}")
-
-    return get
 
 
 def enrol_figures(owner: User) -> None:

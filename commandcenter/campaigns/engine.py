@@ -46,6 +46,24 @@ TASK_TYPES: dict[str, str] = {
 }
 
 
+def step_events(
+    enrolment_ids: list[int], kind: str, detail: str, data: dict[str, object], now: dt.datetime
+) -> list[EnrolmentEvent]:
+    """Events of a step run or planned: they move nothing (the enrolment stays active)."""
+    return [
+        EnrolmentEvent(
+            enrolment_id=pk,
+            kind=kind,
+            from_state=State.ACTIVE,
+            to_state=State.ACTIVE,
+            detail=detail,
+            data=data,
+            created_at=now,
+        )
+        for pk in enrolment_ids
+    ]
+
+
 class Engine:
     def __init__(self, worker_id: str = "engine", *, batch_size: int | None = None) -> None:
         self.worker_id = worker_id[:64]
@@ -127,16 +145,12 @@ class Engine:
                     next_step=following, phase=Enrolment.Phase.DUE, next_at=when, updated_at=now
                 )
                 if moved:
-                    events.append(
-                        EnrolmentEvent(
-                            enrolment_id=enrolment.pk,
-                            kind="next_step",
-                            from_state=State.ACTIVE,
-                            to_state=State.ACTIVE,
-                            detail=f"{following.label} at {when:%Y-%m-%d %H:%M} UTC",
-                            data={"step": following.pk, "at": when.isoformat()},
-                            created_at=now,
-                        )
+                    events += step_events(
+                        [enrolment.pk],
+                        "next_step",
+                        f"{following.label} at {when:%Y-%m-%d %H:%M} UTC",
+                        {"step": following.pk, "at": when.isoformat()},
+                        now,
                     )
             EnrolmentEvent.objects.bulk_create(events, batch_size=500)
             done_ids = transition_many(
@@ -216,18 +230,13 @@ class Engine:
             pk__in=[e.pk for e in group], phase=Enrolment.Phase.DUE, next_step=step
         ).update(phase=Enrolment.Phase.WAITING, next_at=None, updated_at=now)
         EnrolmentEvent.objects.bulk_create(
-            [
-                EnrolmentEvent(
-                    enrolment_id=e.pk,
-                    kind="step_ran",
-                    from_state=State.ACTIVE,
-                    to_state=State.ACTIVE,
-                    detail=step.label,
-                    data={"step": step.pk, "worker": self.worker_id},
-                    created_at=now,
-                )
-                for e in group
-            ],
+            step_events(
+                [e.pk for e in group],
+                "step_ran",
+                step.label,
+                {"step": step.pk, "worker": self.worker_id},
+                now,
+            ),
             batch_size=500,
         )
         return moved

@@ -15,6 +15,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from commandcenter.lib.statetable import move_rows
+
 
 class State(models.TextChoices):
     ACTIVE = "active", _("Active")
@@ -71,21 +73,9 @@ def transition_many(
         values.setdefault("reason", "")
         values.setdefault("paused_until", None)
     with transaction.atomic():
-        rows = list(
-            Enrolment.objects.select_for_update()
-            .filter(pk__in=ids, state__in=allowed)
-            .values_list("pk", "state")
-        )
-        by_state: dict[str, list[int]] = {}
-        for pk, state in rows:
-            by_state.setdefault(state, []).append(pk)
-        moved: list[int] = []
-        events = []
-        for source, pks in by_state.items():
-            # Conditional on the state read under the lock: a concurrent move makes it a no-op.
-            Enrolment.objects.filter(pk__in=pks, state=source).update(**values)
-            moved += pks
-            events += [
+        by_source = move_rows(Enrolment, ids, field="state", allowed=allowed, values=values)
+        EnrolmentEvent.objects.bulk_create(
+            [
                 EnrolmentEvent(
                     enrolment_id=pk,
                     kind=kind,
@@ -95,9 +85,12 @@ def transition_many(
                     data=dict(data or {}),
                     created_at=now,
                 )
+                for source, pks in by_source.items()
                 for pk in pks
-            ]
-        EnrolmentEvent.objects.bulk_create(events, batch_size=500)
+            ],
+            batch_size=500,
+        )
+    moved = [pk for pks in by_source.values() for pk in pks]
     return sorted(moved)
 
 

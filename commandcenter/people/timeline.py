@@ -79,8 +79,18 @@ class Entry:
 
 
 def person_timeline(person: Person) -> list[Entry]:
-    entries: list[Entry] = []
+    entries = email_entries(person) + task_entries(person) + campaign_entries(person)
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:MAX_ENTRIES]
+
+
+def what(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
+
+
+def email_entries(person: Person) -> list[Entry]:
     subjects: dict[int, str] = {}
+    entries = []
     for event in (
         Event.objects.filter(email__person=person)
         .select_related("email__person", "email__owner")
@@ -88,48 +98,38 @@ def person_timeline(person: Person) -> list[Entry]:
     ):
         if event.email_id not in subjects:
             subjects[event.email_id] = as_received(event.email)
-        event.email.subject = subjects[event.email_id]
+        detail = f"{subjects[event.email_id]} {('— ' + event.detail) if event.detail else ''}"
         entries.append(
             Entry(
-                event.created_at,
-                "email",
-                str(KIND_LABELS.get(event.kind, event.kind)),
-                f"{event.email.subject} {('— ' + event.detail) if event.detail else ''}".strip(),
-                "email",
-                event.email_id,
+                event.created_at, "email", what(event.kind), detail.strip(), "email", event.email_id
             )
         )
-    for task_event in (
+    return entries
+
+
+def task_entries(person: Person) -> list[Entry]:
+    entries = []
+    for event in (
         TaskEvent.objects.filter(task__person=person)
         .select_related("task")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
-        task = task_event.task
-        entries.append(
-            Entry(
-                task_event.created_at,
-                "task",
-                str(KIND_LABELS.get(task_event.kind, task_event.kind)),
-                f"{task.get_type_display()}: {task.title} {task_event.detail}".strip(),
-                "task",
-                task.pk,
-            )
-        )
-    for enrolment_event in (
+        task = event.task
+        detail = f"{task.get_type_display()}: {task.title} {event.detail}".strip()
+        entries.append(Entry(event.created_at, "task", what(event.kind), detail, "task", task.pk))
+    return entries
+
+
+def campaign_entries(person: Person) -> list[Entry]:
+    entries = []
+    for event in (
         EnrolmentEvent.objects.filter(enrolment__person=person)
         .select_related("enrolment__campaign")
         .order_by("-created_at", "-id")[:MAX_ENTRIES]
     ):
-        campaign = enrolment_event.enrolment.campaign
+        campaign = event.enrolment.campaign
+        detail = f"{campaign.name} {event.detail}".strip()
         entries.append(
-            Entry(
-                enrolment_event.created_at,
-                "campaign",
-                str(KIND_LABELS.get(enrolment_event.kind, enrolment_event.kind)),
-                f"{campaign.name} {enrolment_event.detail}".strip(),
-                "campaign",
-                campaign.pk,
-            )
+            Entry(event.created_at, "campaign", what(event.kind), detail, "campaign", campaign.pk)
         )
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:MAX_ENTRIES]
+    return entries

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commandcenter.accounts.models import User
+from commandcenter.lib.statetable import move_rows
 from commandcenter.lib.zones import zone
 from commandcenter.people.models import Person
 from commandcenter.people.services import normalise_address, people_by_address
@@ -223,14 +224,13 @@ def _update_open(
 ) -> list[int]:
     ids = [t.pk for t in tasks]
     with transaction.atomic():
-        moved = list(
-            Task.objects.select_for_update()
-            .filter(pk__in=ids, status=TaskStatus.OPEN)
-            .values_list("pk", flat=True)
-        )
-        Task.objects.filter(pk__in=moved, status=TaskStatus.OPEN).update(
-            updated_at=timezone.now(), **values
-        )
+        moved = move_rows(
+            Task,
+            ids,
+            field="status",
+            allowed=[TaskStatus.OPEN],
+            values={"updated_at": timezone.now(), **values},
+        ).get(TaskStatus.OPEN, [])
         data = {k: _plain(v) if not isinstance(v, User) else v.username for k, v in values.items()}
         for pk in moved:
             record_event(pk, kind, actor_id=user.pk, status=TaskStatus.OPEN, data=data)

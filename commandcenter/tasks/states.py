@@ -14,6 +14,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from commandcenter.lib.statetable import move_rows
+
 
 class TaskStatus(models.TextChoices):
     OPEN = "open", _("Open")
@@ -59,18 +61,9 @@ def transition_many(
         values.setdefault("done_at", now)
         values.setdefault("done_by_id", actor_id)
     with transaction.atomic():
-        rows = list(
-            Task.objects.select_for_update()
-            .filter(pk__in=ids, status__in=ALLOWED[target])
-            .values_list("pk", "status")
-        )
-        moved: list[int] = []
-        events: list[TaskEvent] = []
-        for source in {status for _pk, status in rows}:
-            pks = [pk for pk, status in rows if status == source]
-            Task.objects.filter(pk__in=pks, status=source).update(**values)
-            moved += pks
-            events += [
+        by_source = move_rows(Task, ids, field="status", allowed=ALLOWED[target], values=values)
+        TaskEvent.objects.bulk_create(
+            [
                 TaskEvent(
                     task_id=pk,
                     kind=kind,
@@ -81,9 +74,12 @@ def transition_many(
                     data=dict(data or {}),
                     created_at=now,
                 )
+                for source, pks in by_source.items()
                 for pk in pks
-            ]
-        TaskEvent.objects.bulk_create(events, batch_size=500)
+            ],
+            batch_size=500,
+        )
+    moved = [pk for pks in by_source.values() for pk in pks]
     return sorted(moved)
 
 

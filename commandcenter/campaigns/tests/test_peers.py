@@ -16,6 +16,7 @@ from commandcenter.campaigns.builder import StepSpec, create_campaign
 from commandcenter.campaigns.engine import Engine
 from commandcenter.campaigns.enrol import enrol
 from commandcenter.campaigns.models import Campaign, Enrolment, SendingPolicy
+from commandcenter.campaigns.tests.conftest import send_through
 from commandcenter.campaigns.throttle import admit, next_open
 from commandcenter.delivery.sender import Sender
 from commandcenter.delivery.testing import Fault, SmtpSink
@@ -100,10 +101,7 @@ def test_one_failed_send_in_a_batch_resends_nothing_else(alice: User) -> None:
 def _use(sink: SmtpSink) -> None:
     from django.conf import settings
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    send_through(settings, sink.port)
 
 
 @pytest.mark.django_db

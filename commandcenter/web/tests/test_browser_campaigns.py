@@ -21,6 +21,7 @@ from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user
 from commandcenter.campaigns.engine import Engine
 from commandcenter.campaigns.models import Campaign, Enrolment
+from commandcenter.campaigns.tests.conftest import send_through
 from commandcenter.campaigns.tests.inbound import reply_to
 from commandcenter.delivery.catcher import list_messages, start_catcher
 from commandcenter.delivery.sender import Sender
@@ -56,16 +57,14 @@ def catcher(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
         port = probe.getsockname()[1]
     settings.CATCHER_DIR = tmp_path / "catcher"
     controller = start_catcher(port=port)
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    send_through(settings, port)
     yield
     controller.stop()
 
 
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """As in test_browser.py, with a longer wait: this test drives the engine between steps."""
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(10_000)
     opened = context.new_page()
