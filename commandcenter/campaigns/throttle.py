@@ -66,27 +66,20 @@ def save_policy(user_id: int, **fields: object) -> SendingPolicy:
     """Create or change a user's policy; PolicyError (by field) and nothing saved when the
     result would be unusable."""
     policy = SendingPolicy.objects.filter(user_id=user_id).first() or SendingPolicy(user_id=user_id)
-    merged = {
-        "days": policy.days,
-        "start_time": policy.start_time,
-        "end_time": policy.end_time,
-        "daily_cap": policy.daily_cap,
-        "burst_count": policy.burst_count,
-        "burst_seconds": policy.burst_seconds,
-    }
-    merged.update({k: v for k, v in fields.items() if k in merged or k == "ooo_pause_days"})
+    editable = {"days", "start_time", "end_time", "daily_cap", "burst_count", "burst_seconds"}
+    for name, value in fields.items():
+        if name in editable or name == "ooo_pause_days":
+            setattr(policy, name, value)
     errors = check_policy(
-        merged["days"],  # type: ignore[arg-type]
-        merged["start_time"],  # type: ignore[arg-type]
-        merged["end_time"],  # type: ignore[arg-type]
-        merged["daily_cap"],  # type: ignore[arg-type]
-        merged["burst_count"],  # type: ignore[arg-type]
-        merged["burst_seconds"],  # type: ignore[arg-type]
+        policy.days,
+        policy.start_time,
+        policy.end_time,
+        policy.daily_cap,
+        policy.burst_count,
+        policy.burst_seconds,
     )
     if errors:
         raise PolicyError(errors)
-    for name, value in merged.items():
-        setattr(policy, name, value)
     policy.save()
     return policy
 
