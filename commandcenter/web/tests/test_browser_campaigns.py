@@ -109,6 +109,8 @@ def test_a_rep_runs_a_three_step_campaign(page: Page, rep: User, catcher: None) 
         page.check("input[data-select-all]")
         page.select_option("select[name=campaign]", label="Q1 outreach")
         page.click("button[data-enrol]")
+        expect(page.locator("h1")).to_have_text("Enrol 20 people in Q1 outreach?")
+        page.click("button[data-confirm-enrol]")
         expect(page.locator(".flash")).to_contain_text("Enrolled 20.")
         assert Enrolment.objects.filter(campaign=campaign, state="active").count() == 20
 

@@ -139,6 +139,13 @@ def test_enrolling_from_the_people_list_and_a_csv(alice: User, bob: User) -> Non
     bobs = Person.objects.create(owner=bob, email="bobs@x.example")
     client = signed_in(alice)
     assert "Add to campaign" in client.get(reverse("web:people")).content.decode()
+    picked: dict[str, int | list[int]] = {
+        "campaign": campaign.pk,
+        "person": [people[0].pk, bobs.pk],
+    }
+    confirm = client.get(reverse("web:people_enrol"), picked).content.decode()
+    assert "p0@x.example" in confirm and "bobs@x.example" not in confirm
+    assert Enrolment.objects.count() == 0
     client.post(
         reverse("web:people_enrol"),
         {"campaign": campaign.pk, "person": [people[0].pk, people[1].pk, bobs.pk]},

@@ -384,14 +384,24 @@ def _enrol_from(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @web_view
-@require_POST
 def people_enrol(request: HttpRequest) -> HttpResponse:
-    """From the People page: the ticked people into the chosen campaign."""
-    raw = request.POST.get("campaign", "")
-    if not raw.isdigit() or len(raw) > 18:
+    """From the People page: GET shows the ticked people and the chosen campaign to confirm
+    (the People form is a GET, which must not carry a CSRF token); POST enrols them."""
+    data = request.POST if request.method == "POST" else request.GET
+    raw = data.get("campaign", "")
+    campaign = (
+        Campaign.objects.filter(_visible(request), pk=int(raw)).first()
+        if raw.isdigit() and len(raw) < 18
+        else None
+    )
+    if campaign is None:
         messages.error(request, _("Choose a campaign."))
         return redirect("web:people")
-    return _enrol_from(request, int(raw))
+    if request.method == "POST":
+        return _enrol_from(request, campaign.pk)
+    ids = [int(r) for r in data.getlist("person") if r.isdigit() and len(r) < 18][: enrol.MAX_ENROL]
+    people = Person.objects.filter(owner=signed_in_user(request), pk__in=ids).order_by("email")
+    return render(request, "web/enrol_confirm.html", {"campaign": campaign, "people": people})
 
 
 @web_view
