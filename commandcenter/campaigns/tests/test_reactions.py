@@ -131,3 +131,19 @@ def test_bounces_complaints_and_unsubscribes_end_it(
     enrolment.refresh_from_db()
     assert (enrolment.state, enrolment.exit_reason) == ("exited", exit_reason)
     assert words in enrolment.reason
+
+
+def test_an_absence_with_no_return_date_pauses_for_the_owners_setting(
+    alice: User, sink: SmtpSink
+) -> None:
+    from commandcenter.campaigns.models import SendingPolicy
+
+    SendingPolicy.objects.create(user=alice, days=list(range(7)), start_time=dt.time(0),
+                                 end_time=dt.time(23, 59), ooo_pause_days=3)  # fmt: skip
+    with time_machine.travel(MONDAY, tick=False):
+        enrolment, email = sent_first_email(alice, sink)
+        vague = out_of_office(email).replace(b"until Monday, March 16, 2026", b"for a while")
+        apply_inbound(vague, source="test")
+    enrolment.refresh_from_db()
+    assert enrolment.state == "paused"
+    assert enrolment.paused_until == MONDAY + dt.timedelta(days=3)

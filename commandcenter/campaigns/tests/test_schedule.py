@@ -153,3 +153,22 @@ def test_next_open_is_the_first_moment_inside_the_window(
             opens, closes = window(day)
             assert day.weekday() not in days or closes <= moment or opens >= found
             day += dt.timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_an_unknown_zone_is_refused_at_the_door_and_never_breaks_a_schedule(
+    alice: User, client
+) -> None:
+    person = Person.objects.create(owner=alice, email="pat@x.example")
+    answer = client.patch(
+        f"/api/v1/people/{person.pk}",
+        '{"time_zone": "Mars/Olympus_Mons"}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {alice.api_token}"},
+    )
+    assert answer.status_code == 422 and "time_zone" in answer.json()["errors"]
+    # A zone that got in some other way (an old import) falls back to the owner's.
+    Person.objects.filter(pk=person.pk).update(time_zone="Mars/Olympus_Mons")
+    person.refresh_from_db()
+    alice.time_zone = "Europe/Paris"
+    assert schedule.zone_for(person, alice) == zoneinfo.ZoneInfo("Europe/Paris")
