@@ -273,7 +273,6 @@ class Engine:
                     kind="created",
                     to_status=TaskStatus.OPEN,
                     from_status=TaskStatus.OPEN,
-                    detail=step.label,
                     data={"campaign": step.campaign_id, "step": step.pk},
                     created_at=now,
                 )
