@@ -348,9 +348,10 @@ def list_enrolments(
 ) -> list[dict[str, Any]]:
     campaign = campaign_or_404(request, campaign_id)
     current = viewer(request)
-    rows = Enrolment.objects.filter(campaign=campaign, owner_id__in=current.owner_ids)
-    if campaign.owner_id in current.owner_ids:
-        rows = Enrolment.objects.filter(campaign=campaign)
+    rows = Enrolment.objects.filter(campaign=campaign)
+    if campaign.owner_id not in current.owner_ids:
+        # A teammate's shared campaign: only one's own people in it.
+        rows = rows.filter(owner_id__in=current.owner_ids)
     if state:
         rows = rows.filter(state=state)
     rows = rows.select_related("person", "next_step").order_by("pk")[: max(1, min(limit, 5000))]

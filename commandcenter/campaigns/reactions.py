@@ -16,6 +16,7 @@ from email.utils import getaddresses
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from commandcenter.accounts.models import User
@@ -85,13 +86,8 @@ def is_our_own_mail(data: Mapping[str, Any]) -> bool:
     raw = bytes(inbound.raw)
     parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[:65536])
     senders = [addr.lower() for _name, addr in getaddresses(parsed.get_all("From", [])) if addr]
-    return bool(senders) and User.objects.filter(email__iregex=_any_of(senders)).exists()
-
-
-def _any_of(addresses: Sequence[str]) -> str:
-    import re
-
-    return "^(" + "|".join(re.escape(a) for a in addresses) + ")$"
+    ours = User.objects.annotate(address=Lower("email")).filter(address__in=senders)
+    return bool(senders) and ours.exists()
 
 
 def end_enrolments(enrolment_ids: Sequence[int], exit_reason: str, reason: str) -> list[int]:

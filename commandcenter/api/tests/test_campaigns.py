@@ -252,3 +252,18 @@ def test_stopping_a_campaign_exits_everyone_and_takes_no_one_new(api: Api, alice
     late = api.post(f"/campaigns/{cid}/enrolments", alice, {"people": ["c@x.example"]})
     assert late.status_code == 409
     assert api.post(f"/campaigns/{cid}/resume", alice).data["status"] == "stopped"
+
+
+def test_a_shared_campaign_shows_a_teammate_only_their_own_people(
+    api: Api, alice: User, bob: User
+) -> None:
+    campaign = create(api, alice, {**THREE_STEPS, "shared_with_team": True})
+    cid = campaign["id"]
+    api.post(f"/campaigns/{cid}/enrolments", alice, {"people": ["alices@x.example"]})
+    joined = api.post(f"/campaigns/{cid}/enrolments", bob, {"people": ["bobs@x.example"]})
+    assert joined.status_code == 201
+    assert [e["person"] for e in api.get(f"/campaigns/{cid}/enrolments", bob).data] == [
+        "bobs@x.example"
+    ]
+    assert len(api.get(f"/campaigns/{cid}/enrolments", alice).data) == 2
+    assert api.patch(f"/campaigns/{cid}", bob, {"name": "mine"}).status_code == 404

@@ -255,11 +255,11 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         Campaign.objects.filter(_visible(request)).select_related("owner"), pk=campaign_id
     )
     stats = queries.campaign_stats(campaign)
-    people = (
-        Enrolment.objects.filter(campaign=campaign)
-        .select_related("person", "next_step")
-        .order_by("state", "next_at", "pk")
-    )
+    people = Enrolment.objects.filter(campaign=campaign)
+    if campaign.owner_id not in scope.owner_ids:
+        # A teammate's shared campaign: its numbers, but only one's own people in it.
+        people = people.filter(owner_id__in=scope.owner_ids)
+    people = people.select_related("person", "next_step").order_by("state", "next_at", "pk")
     state = request.GET.get("state", "")
     if state in ("active", "paused", "finished", "exited"):
         people = people.filter(state=state)
