@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",
+    "commandcenter.campaigns",
+    "commandcenter.tasks",
     "commandcenter.api",
     "commandcenter.web",
 ]
@@ -191,6 +193,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "norepl
 IN_PROGRESS_LEASE_SECONDS = env_int("IN_PROGRESS_LEASE_SECONDS", 300, minimum=1)
 SEND_LATE_LIMIT_SECONDS = env_int("SEND_LATE_LIMIT_SECONDS", 21600, minimum=1)
 SEND_BATCH_SIZE = env_int("SEND_BATCH_SIZE", 100, minimum=1)
+# Enrolments the campaign engine runs due steps for in one transaction.
+CAMPAIGN_BATCH_SIZE = env_int("CAMPAIGN_BATCH_SIZE", 1000, minimum=1)
 SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60, minimum=1)
 SEND_RETRY_WINDOW_SECONDS = env_int("SEND_RETRY_WINDOW_SECONDS", 86400, minimum=1)
 SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 8, minimum=1)

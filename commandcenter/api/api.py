@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
-from commandcenter.api import emails, errors, people
+from commandcenter.api import campaigns, emails, errors, people, tasks
 from commandcenter.api.auth import BearerToken, viewer
 from commandcenter.api.schemas import MeOut, answers
 
@@ -69,6 +69,8 @@ api = CommandCenterApi(
 errors.install(api)
 api.add_router("", emails.router)
 api.add_router("", people.router)
+api.add_router("", tasks.router)
+api.add_router("", campaigns.router)
 
 
 @api.get(

@@ -149,6 +149,9 @@ class EmailOut(Schema):
     updated_at: dt.datetime
     message_id: str
     batch: int | None
+    campaign: int | None = Field(description="The campaign of a campaign email.")
+    step: int | None = Field(description="Its campaign step.")
+    variant: int | None = Field(description="Its A/B variant, when the step has several.")
     person: PersonBrief
     attempts: int
     last_error: str
@@ -240,6 +243,9 @@ def email_json(email: Email) -> dict[str, Any]:
         "updated_at": email.updated_at,
         "message_id": email.message_id,
         "batch": email.batch_id,
+        "campaign": email.campaign_id,
+        "step": email.step_id,
+        "variant": email.variant_id,
         "person": person_brief(email.person),
         "attempts": email.attempts,
         "last_error": email.last_error,

@@ -129,6 +129,7 @@ def assemble(
         headers["From"] = sender
     if email.message_id:
         headers["Message-ID"] = email.message_id
+    headers.update(thread_headers(email))
     message = AnymailMessage(
         subject=subject,
         body=text,
@@ -142,6 +143,15 @@ def assemble(
     if html:
         message.attach_alternative(html, "text/html")
     return message
+
+
+def thread_headers(email: Email) -> dict[str, str]:
+    """In-Reply-To and References of a threaded follow-up (a campaign step with "thread"):
+    the Message-IDs of the emails that person actually got, the last one answered."""
+    references = email.reference_ids.split()
+    if not references:
+        return {}
+    return {"In-Reply-To": references[-1], "References": " ".join(references)}
 
 
 # RFC 5322's recommended line length, which the stdlib folds headers at.

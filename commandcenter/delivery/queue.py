@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commandcenter.campaigns import throttle
 from commandcenter.delivery.records import move_many
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status, transition_many
@@ -30,6 +31,8 @@ def claim_due(worker_id: str, *, limit: int, lease_seconds: int) -> list[int]:
             .order_by("due_at", "id")
             .values_list("pk", flat=True)[:limit]
         )
+        # Sending windows and throttles hold some campaign emails back (campaigns/throttle.py).
+        candidates = throttle.admit(candidates, now)
         return move_many(
             {pk: {} for pk in candidates},
             Status.IN_PROGRESS,

@@ -41,7 +41,9 @@ class ActionRefused(IllegalTransition):
 
 
 def actions_for(email: Email) -> frozenset[str]:
-    return ACTIONS.get(email.status, frozenset())
+    actions = ACTIONS.get(email.status, frozenset())
+    # The campaign owns its emails: no Delete is offered for them.
+    return actions - {"delete"} if email.campaign_id is not None else actions
 
 
 def _check(email: Email, action: str) -> None:
@@ -94,7 +96,14 @@ def retry(email: Email) -> Email:
 
 
 def delete(email: Email) -> Email:
-    """Delete: hidden from every folder; its events are kept."""
+    """Delete: hidden from every folder; its events are kept. A campaign's emails cannot be
+    deleted: removing the person from the campaign takes them out."""
+    if email.campaign_id is not None:
+        raise ActionRefused(
+            email,
+            "delete",
+            "A campaign email cannot be deleted; remove the person from the campaign instead.",
+        )
     _check(email, "delete")
     transition_or_raise(email, Status.DELETED, kind="deleted")
     return email

@@ -77,6 +77,21 @@ class Email(models.Model):
     # crash it tells "provably never started" (safe to send again) from "delivery unknown".
     handoff_started_at = models.DateTimeField(null=True, blank=True)
 
+    # A campaign email: the campaign, step, enrolment and A/B variant it was made for.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.PROTECT
+    )
+    step = models.ForeignKey("campaigns.Step", null=True, blank=True, on_delete=models.PROTECT)
+    enrolment = models.ForeignKey(
+        "campaigns.Enrolment", null=True, blank=True, on_delete=models.PROTECT
+    )
+    variant = models.ForeignKey(
+        "campaigns.Variant", null=True, blank=True, on_delete=models.PROTECT
+    )
+    # A threaded follow-up: the Message-IDs of the thread so far (References), oldest first;
+    # the last one is its In-Reply-To.
+    reference_ids = models.TextField(blank=True)
+
     # Engagement counters (human events only); derived from events.
     opens = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
@@ -92,11 +107,21 @@ class Email(models.Model):
                 name="email_due",
                 condition=Q(status=Status.SCHEDULED),
             ),
+            models.Index(fields=["campaign", "step"], name="email_campaign_step"),
             models.Index(
                 fields=["lease_until"],
                 name="email_in_progress",
                 condition=Q(status=Status.IN_PROGRESS),
             ),
+        ]
+
+        constraints = [
+            # The engine makes a step's email once, however often it runs (crash safety).
+            models.UniqueConstraint(
+                fields=["enrolment", "step"],
+                condition=Q(enrolment__isnull=False),
+                name="email_once_per_enrolment_step",
+            )
         ]
 
     def __str__(self) -> str:

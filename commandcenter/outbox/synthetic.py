@@ -110,6 +110,11 @@ EMAIL_CONSTANTS: dict[str, tuple[str, str]] = {
     "claimed_by": ("''", ""),
     "lease_until": ("NULL", r"\N"),
     "handoff_started_at": ("NULL", r"\N"),
+    "campaign_id": ("NULL", r"\N"),
+    "step_id": ("NULL", r"\N"),
+    "enrolment_id": ("NULL", r"\N"),
+    "variant_id": ("NULL", r"\N"),
+    "reference_ids": ("''", ""),
 }
 PERSON_COLUMNS = [
     "id",

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from commandcenter.campaigns import reactions as campaign_reactions
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import record_event, transition
 
@@ -50,6 +51,8 @@ def record_signal(
     except IntegrityError:
         # The same signal arrived twice at the same moment: the other one recorded it.
         return False
+    # Campaigns end or pause on replies, bounces, unsubscribes, complaints, absences.
+    campaign_reactions.on_signal(email, kind, data)
     return True
 
 

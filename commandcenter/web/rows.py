@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count
 from django.utils import timezone
 
+from commandcenter.campaigns.queries import put_campaign_labels
 from commandcenter.outbox.actions import actions_for
 from commandcenter.outbox.models import Batch, Email
 from commandcenter.web.folders import ACTION_LABELS
@@ -72,8 +73,11 @@ class Row:
 
 
 def campaign_of(email: Email) -> object | None:
-    """The email's campaign, once campaigns exist (a later issue adds the relation)."""
-    return getattr(email, "campaign", None)
+    """ "Campaign name · Day 3 · Automatic email" for a campaign email (labels are put on the
+    page's emails in one query by build_rows), None for any other."""
+    if email.campaign_id is None:
+        return None
+    return getattr(email, "campaign_label", None) or "…"
 
 
 def row_actions(email: Email, *, editable: bool) -> frozenset[str]:
@@ -81,14 +85,12 @@ def row_actions(email: Email, *, editable: bool) -> frozenset[str]:
     and no Delete for a campaign email (the campaign owns it)."""
     if not editable:
         return frozenset()
-    actions = actions_for(email)
-    if campaign_of(email) is not None:
-        actions = actions - {"delete"}
-    return actions
+    return actions_for(email)
 
 
 def build_rows(emails: list[Email], folder: str, *, own_ids: set[int]) -> list[Row]:
     """Rows for a page of emails (newest first); consecutive copies of one Group roll up."""
+    put_campaign_labels(emails)
     groups = _group_batches(emails)
     sizes = _sizes_in_folder(groups, folder)
     rows: list[Row] = []

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from commandcenter.web.views import account, catcher, compose, outbox, people
+from commandcenter.web.views import account, campaigns, catcher, compose, outbox, people, tasks
 
 app_name = "web"
 
@@ -12,7 +12,27 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("password/done/", account.password_done, name="password_done"),
     path("settings/", account.preferences, name="preferences"),
     path("view-as/", account.view_as, name="view_as"),
-    path("tasks/", account.tasks, name="tasks"),
+    path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/view/<str:view>/", tasks.task_list, name="tasks_view"),
+    path("tasks/actions/", tasks.task_actions, name="task_actions"),
+    path("tasks/new/", tasks.task_new, name="task_new"),
+    path("tasks/start/", tasks.task_flow, name="task_flow"),
+    path("tasks/<int:task_id>/", tasks.task_detail, name="task"),
+    path("tasks/calendar/", tasks.calendar_settings, name="calendar"),
+    path("calendar/<str:token>.ics", tasks.calendar_feed, name="calendar_feed"),
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaigns.campaign_builder, name="campaign_new"),
+    path("campaigns/enrol/", campaigns.people_enrol, name="people_enrol"),
+    path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_builder, name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/state/", campaigns.campaign_state, name="campaign_state"),
+    path("campaigns/<int:campaign_id>/enrol/", campaigns.campaign_enrol, name="campaign_enrol"),
+    path(
+        "campaigns/<int:campaign_id>/people/<int:enrolment_id>/remove/",
+        campaigns.enrolment_remove,
+        name="enrolment_remove",
+    ),
+    path("settings/sending/", campaigns.sending_settings, name="sending"),
     path("emails/tabs/", outbox.tabs, name="tabs"),
     path("emails/actions/", outbox.email_actions, name="actions"),
     path("emails/<int:email_id>/", outbox.email_detail, name="email"),
@@ -24,7 +44,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("people/", people.people, name="people"),
     path("people/new/", people.person_form, name="person_new"),
     path("people/import/", people.import_people, name="people_import"),
-    path("people/<int:person_id>/", people.person_form, name="person_edit"),
+    path("people/<int:person_id>/", people.person_page, name="person"),
+    path("people/<int:person_id>/edit/", people.person_form, name="person_edit"),
     path("people/<int:person_id>/dnc/", people.do_not_contact, name="person_dnc"),
     path("catcher/", catcher.catcher_list, name="catcher"),
     path("catcher/<str:key>/", catcher.catcher_message, name="catcher_message"),

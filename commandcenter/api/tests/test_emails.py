@@ -16,7 +16,8 @@ from commandcenter.people.models import Person, Suppression
 EMAIL_FIELDS = {
     "id", "status", "reason", "to", "subject", "body_text", "body_html", "send_at", "sent_at",
     "failed_at", "created_at", "updated_at", "message_id", "batch", "person", "attempts",
-    "last_error", "next_attempt_at", "opens", "clicks", "replies", "actions",
+    "last_error", "next_attempt_at", "opens", "clicks", "replies", "actions", "campaign", "step",
+    "variant",
 }  # fmt: skip
 
 

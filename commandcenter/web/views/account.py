@@ -73,10 +73,3 @@ def view_as(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("web:home")
     return redirect(target)
-
-
-@web_view
-@require_GET
-def tasks(request: HttpRequest) -> HttpResponse:
-    """A place for the Tasks section, which a later issue fills."""
-    return render(request, "web/tasks.html")

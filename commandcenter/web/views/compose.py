@@ -38,6 +38,7 @@ from commandcenter.outbox.models import Batch, Email
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
 from commandcenter.people.services import blocking_reasons, normalise_address
+from commandcenter.tasks import email_tasks
 from commandcenter.web.decorators import web_view
 from commandcenter.web.forms import BulkEmailForm, ScheduleFields, SingleEmailForm
 from commandcenter.web.scope import signed_in_user
@@ -70,13 +71,19 @@ def _initial_schedule(user: User) -> dict[str, object]:
 def compose(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     intent = request.POST.get("intent", "send")
+    # ?task=ID: an Email task being done (tasks/email_tasks.py).
+    task = email_tasks.open_email_task(user, request.GET.get("task", ""))
     if request.method != "POST":
         initial = {**_initial_schedule(user), "to": request.GET.get("to", "")[:254]}
+        if task is not None:
+            initial.update(email_tasks.compose_initial(task))
         form = SingleEmailForm(initial=initial)
     else:
         form = SingleEmailForm(request.POST)
         if intent in INTENTS and form.is_valid():
             email = _compose_single(user, form, intent)
+            if email is not None and task is not None and intent != "draft":
+                email_tasks.email_sent_for(user, task, email)
             if email is not None:
                 messages.success(request, _sent_message(email))
                 return redirect("web:folder", name=email.status)

@@ -81,6 +81,7 @@ def _row_context(name: str) -> dict[str, object]:
         "folder_url": reverse("web:folder", args=[name]),
         # Row links are these prefixes plus the id: one reverse() a page, not three a row.
         "email_url": reverse("web:email", args=[0]).removesuffix("0/"),
+        "person_url": reverse("web:person", args=[0]).removesuffix("0/"),
         "batch_url": reverse("web:batch_rows", args=[0, name]).removesuffix(f"0/{name}/"),
         # Every email of a folder has the folder's status.
         "status_label": STATUS_LABELS[name],

@@ -10,8 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from commandcenter.campaigns import builder
+from commandcenter.campaigns.models import Campaign
 from commandcenter.people.importer import import_people_csv
 from commandcenter.people.models import Person
+from commandcenter.people.timeline import person_timeline
 from commandcenter.web.decorators import web_view
 from commandcenter.web.forms import ImportForm, PersonForm
 from commandcenter.web.scope import scope_for, signed_in_user
@@ -36,7 +39,10 @@ def people(request: HttpRequest) -> HttpResponse:
         queryset.order_by("last_name", "first_name", "email", "pk"), PEOPLE_PER_PAGE
     )
     page = paginator.get_page(request.GET.get("page"))
-    context = {"page": page, "search": search, "scope": scope}
+    campaigns = Campaign.objects.filter(
+        builder.visible_campaigns(signed_in_user(request), scope.owner_ids)
+    ).order_by("name")
+    context = {"page": page, "search": search, "scope": scope, "campaigns": campaigns}
     return render(request, "web/people.html", context)
 
 
@@ -104,3 +110,21 @@ def _csv_text(form: ImportForm) -> str | None:
     except UnicodeDecodeError:
         form.add_error("file", _("The file is not UTF-8 text."))
         return None
+
+
+@web_view
+def person_page(request: HttpRequest, person_id: int) -> HttpResponse:
+    """Everything about one prospect, newest first: emails with their events, tasks,
+    campaigns."""
+    scope = scope_for(request)
+    person = get_object_or_404(Person, pk=person_id, owner_id__in=scope.owner_ids)
+    return render(
+        request,
+        "web/person.html",
+        {
+            "person": person,
+            "timeline": person_timeline(person),
+            "scope": scope,
+            "enrolments": person.enrolments.select_related("campaign", "next_step").order_by("-pk"),
+        },
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 
+from commandcenter.campaigns.engine import Engine
 from commandcenter.delivery.sender import Sender
 from commandcenter.outbox import counts
 from commandcenter.tracking import hits as tracking_hits
@@ -30,9 +31,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.stopping = False
         sender = Sender()
+        self.engine = Engine(sender.worker_id)
         if options["once"]:
+            steps = self.engine.drain()
             handled = sender.drain()
             self.stdout.write(f"worker {sender.worker_id}: {handled} email(s) handled")
+            self.stdout.write(f"worker {sender.worker_id}: {steps} campaign step(s) moved")
             return
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
@@ -47,6 +51,9 @@ class Command(BaseCommand):
         """Batch after batch until nothing is due, honouring a stop request between batches;
         then the housekeeping that keeps reads cheap and signals recorded."""
         try:
+            # Campaign steps first: the emails they make go out in the same drain.
+            while not self.stopping and self.engine.run_once():
+                pass
             while not self.stopping and sender.run_once():
                 pass
             # Hits spooled by a web process that died before draining them get recorded here.

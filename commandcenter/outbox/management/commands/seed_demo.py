@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from commandcenter.accounts.models import User
+from commandcenter.campaigns import demo as campaigns_demo
 from commandcenter.outbox import demo, synthetic
 
 
@@ -40,6 +42,8 @@ class Command(BaseCommand):
 
     def _demo_user(self) -> None:
         created = demo.seed_demo_user()
+        # The Tasks and Campaigns sections' share of the demo (campaigns/demo.py).
+        campaigns_demo.seed_demo_tasks_and_campaign(User.objects.get(username=demo.DEMO_USER))
         if created:
             self.stdout.write(f"Demo data created: {created} emails. Log in as demo / demo.")
         else:

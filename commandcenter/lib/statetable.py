@@ -1,0 +1,36 @@
+"""The part every state table shares (outbox, tasks, campaigns): a conditional move of many
+rows, grouped by the state each was in, so that each gets an event saying from where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import models
+
+
+def move_rows(
+    model: type[models.Model],
+    ids: Iterable[int],
+    *,
+    field: str,
+    allowed: Iterable[str],
+    values: Mapping[str, Any],
+) -> dict[str, list[int]]:
+    """Move the rows among `ids` whose `field` is one of `allowed`: source -> ids moved.
+
+    Run inside a transaction: the rows are locked first, and each UPDATE is conditional on
+    the source read under the lock, so a concurrent move makes it a no-op, never a double.
+    """
+    rows = list(
+        model._default_manager.select_for_update()
+        .filter(pk__in=sorted(set(ids)), **{f"{field}__in": sorted(allowed)})
+        .values_list("pk", field)
+    )
+    moved: dict[str, list[int]] = {}
+    for source in sorted({state for _pk, state in rows}):
+        pks = [pk for pk, state in rows if state == source]
+        changed = model._default_manager.filter(pk__in=pks, **{field: source}).update(**values)
+        if changed:
+            moved[source] = pks
+    return moved
