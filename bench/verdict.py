@@ -170,7 +170,8 @@ def human_agents() -> list[str]:
 def _yaml(path: Path) -> list[dict]:
     import yaml_rs  # device-detector's own YAML reader
 
-    return yaml_rs.loads(path.read_text()) or []
+    loaded = yaml_rs.loads(path.read_text())
+    return loaded if isinstance(loaded, list) else []
 
 
 def _fake_useragent_browsers() -> list[str]:

@@ -168,7 +168,7 @@ class _Shape:
     cheaper than a search."""
 
     why: str
-    words: list[str]  # (empty: always run it)
+    words: tuple[str, ...]  # (empty: always run it)
     regex: re.Pattern[str]
 
     def search(self, user_agent: str, lowered: str) -> re.Match[str] | None:
@@ -180,7 +180,7 @@ class _Shape:
 # HTTP libraries and command-line tools: a program, not a person.
 SCRIPT = _Shape(
     "script",
-    [],  # (anchored at the start: cheap to try always)
+    (),  # (anchored at the start: cheap to try always)
     re.compile(
         r"^(?:python|java/|go-http|go |curl/|wget|libwww|lwp-|perl|ruby|php|node|axios|"
         r"okhttp|apache-httpclient|httpie|http\.rb|guzzle|reqwest|aiohttp|httpx|urllib|"
