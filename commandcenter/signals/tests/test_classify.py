@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -331,6 +334,46 @@ def test_it_prints_one_json_line_per_file_and_exits_1_for_an_unreadable_one(
         "return_date",
     }
     assert second["file"] == str(tmp_path / "missing.eml") and second["error"]
+
+
+def test_the_console_script_classifies_without_setting_django_up(tmp_path: Path) -> None:
+    """`commandcenter classify` must not import Django: a settings module that cannot load
+    proves it, and the child reports which modules it imported."""
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(DSN)
+    probe = (
+        "import sys; from commandcenter.cli import main; status = main(sys.argv); "
+        "print('django' in sys.modules or any(m.startswith('django.') for m in sys.modules), "
+        "file=sys.stderr); sys.exit(status)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "no_such_settings_module"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "classify", str(bounce), str(tmp_path / "missing.eml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == "False", done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first == {"file": str(bounce), **classify(DSN).as_dict()}
+    assert second["file"] == str(tmp_path / "missing.eml") and second["error"]
+
+
+def test_the_console_script_prints_the_same_lines_as_the_management_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(DSN)
+    script = Path(sys.executable).with_name("commandcenter")
+    done = subprocess.run(
+        [str(script), "classify", str(bounce)], capture_output=True, text=True, timeout=60
+    )
+    call_command("classify", str(bounce))
+    assert (done.returncode, done.stdout) == (0, capsys.readouterr().out)
+    nothing = subprocess.run([str(script), "classify"], capture_output=True, text=True)
+    assert nothing.returncode == 2 and "usage" in nothing.stderr
 
 
 @pytest.fixture(scope="module")
