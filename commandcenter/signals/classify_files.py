@@ -14,14 +14,19 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from commandcenter.signals.classify import classify
+
+
+class Writer(Protocol):
+    def write(self, text: str) -> object: ...
+
 
 USAGE = "usage: commandcenter classify FILE [FILE ...]"
 
 
-def classify_files(names: Iterable[str], out: TextIO) -> int:
+def classify_files(names: Iterable[str], out: Writer) -> int:
     """Print one JSON line per file; the number of files that could not be read."""
     unreadable = 0
     for name in names:
@@ -48,5 +53,5 @@ def main(args: list[str]) -> int:
     return 0
 
 
-def _print(out: TextIO, value: dict[str, Any]) -> None:
+def _print(out: Writer, value: dict[str, Any]) -> None:
     out.write(json.dumps(value, ensure_ascii=False) + "\n")
