@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from commandcenter.signals import autoreply, dsn, ses
+from commandcenter.signals import autoreply, dsn, lists, ses
 from commandcenter.signals.reasons import HARD_REASONS, HARD_WHEN_PERMANENT, reason_for
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _classify(parsed: dsn.Parsed) -> Classification:
     if complaint_type:
         parsed.feedback_report = {"feedback-type": complaint_type}
         return _complaint(parsed, result)
-    recipients = bounced_recipients(parsed)
+    recipients = bounced_recipients(parsed) or _list_rejection(parsed)
     if recipients:
         result.kind = "bounce"
         result.recipients = recipients
@@ -161,6 +161,23 @@ def _from_ses(notification: ses.Notification, result: Classification) -> Classif
     return result
 
 
+def _list_rejection(parsed: dsn.Parsed) -> list[Recipient]:
+    """A list manager refusing our post: a failed delivery to the list, never a dead
+    address (the list is there; we may not post to it)."""
+    rejection = lists.read(parsed)
+    if rejection is None:
+        return []
+    return [
+        Recipient(
+            address=rejection.address,
+            permanent=True,
+            hard_bounce=False,
+            reason=rejection.reason,
+            diagnostic=rejection.text,
+        )
+    ]
+
+
 def _first(values: list[str]) -> str:
     return values[0] if values else ""
 
@@ -169,14 +186,7 @@ def _complaint(parsed: dsn.Parsed, result: Classification) -> Classification:
     report = parsed.feedback_report or {}
     result.kind = "complaint"
     result.feedback_type = (report.get("feedback-type") or "abuse").strip().lower()[:50]
-    addresses = [
-        a
-        for a in (
-            dsn.bare_address(report.get("original-rcpt-to", "")),
-            dsn.bare_address(report.get("removal-recipient", "")),
-        )
-        if a
-    ] or parsed.original_recipients()
+    addresses = parsed.feedback_recipients or parsed.original_recipients()
     result.recipients = [
         Recipient(address=a, permanent=False, hard_bounce=False, reason="feedback")
         for a in dict.fromkeys(addresses)
