@@ -12,6 +12,8 @@ import functools
 import re
 from collections.abc import Iterator
 
+from commandcenter.signals import meaning
+
 # Reasons whose address itself is dead: a hard bounce puts it on the suppression list.
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
 # `notaccept` (null MX, no mail exchanger) is a dead address unless the server says it will
@@ -1298,7 +1300,9 @@ def reason_for(
     by_domain = DOMAIN_REASONS.get(domain)
     if by_domain and not reason_by_text(text):
         return by_domain
-    reason = reason_by_text(text)
+    if diagnostic_type == "x-unix" or LOCAL_AGENT.match(text.lstrip()):
+        return _local_agent_reason(text)
+    reason = meaning.refine(reason_by_text(text), text)
     if reason == "userunknown" and not _says_address_is_dead(text):
         reason = _unknown_or_filtered(status, command)
     elif reason in NARROWED_BY_STATUS and reason_by_status(status) in NARROWED_BY_STATUS[reason]:
@@ -1308,8 +1312,6 @@ def reason_for(
         return "rejected"
     if reason:
         return reason
-    if diagnostic_type == "x-unix":
-        return "mailererror"  # a local program (a pipe, a delivery agent) failed
     if command == "MAIL":
         return "rejected"
     if command in ("EHLO", "HELO", "CONN"):
@@ -1317,7 +1319,7 @@ def reason_for(
     by_status = reason_by_status(status)
     if by_status and not _is_catch_all(status):
         return by_status
-    reason = reason_by_stem(text) or by_status
+    reason = by_meaning(text) or by_status
     if reason:
         return reason
     if diagnostic_type == "x-postfix":
@@ -1382,60 +1384,22 @@ def _is_catch_all(status: str) -> bool:
     return status.endswith(".0") or status in CATCH_ALL_STATUSES
 
 
-# The last resort before "onhold": the shapes the wordings of each reason share, for replies
-# no phrase above knows (servers word things their own way; these catch the wording of mail
-# the tables were never shown). Ours, written from RFC 5321/3463 vocabulary; tried in order.
-STEMS: tuple[tuple[str, str], ...] = (
-    ("notaccept", r"\bnull mx\b|\bno mx\b|\bmail exchanger\b|no smtp service"),
-    (
-        "hostunknown",
-        r"\b(?:unknown|no such|invalid) (?:host|domain)\b|"
-        r"\b(?:host|domain)(?: name)?(?: [^ ]+)? (?:not found|unknown|does ?n[o']t exist)|"
-        r"\bdomain(?: [^ ]+)? (?:is )?(?:not reachable|unreachable)",
-    ),
-    ("mailboxfull", r"\b(?:mailbox|quota|storage|disk)\b.{0,30}\b(?:full|exceed|over)|over ?quota"),
-    (
-        "suspend",
-        r"\b(?:account|mailbox|user)\b.{0,40}\b(?:locked|frozen|inactive|suspended|disabled|"
-        r"deactivated|closed)\b",
-    ),
-    ("mesgtoobig", r"\b(?:message|mail|email)\b.{0,20}\b(?:too (?:large|big)|size exceed)"),
-    (
-        "toomanyconn",
-        r"\btoo many (?:connections|sessions)|\b(?:connection|frequency) (?:rate )?limit",
-    ),
-    ("speeding", r"\brate limit|\btoo many (?:messages|mails|emails|recipients)\b"),
-    ("norelaying", r"\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))"),
-    ("securityerror", r"\bauthenticat|\bstarttls\b"),
-    ("spamdetected", r"\bspam\b"),
-    ("virusdetected", r"\bvirus|\bmalware\b"),
-    (
-        "blocked",
-        r"\b(?:ip|client|host|sender|server)\b.{0,40}\b(?:block|blacklist|blocklist|listed)",
-    ),
-    ("policyviolation", r"\bpolic(?:y|ies)\b"),
-    ("rejected", r"\bsender\b.{0,30}\b(?:rejected|refused|denied)"),
-    (
-        "expired",
-        r"\bexpired\b|\bgiving up\b|\bgave up\b|\btimed? ?out\b|\bin (?:the )?queue too long|"
-        r"\b\d+ (?:attempts|retries)\b|\bwill be retried\b|\bnot reachable\b",
-    ),
-    ("networkerror", r"\btoo many hops\b|\brouting loop\b|\bconnection (?:refused|reset)\b"),
-    ("mailererror", r"\bpipe to\b|\bcommand (?:died|failed)\b|\bexit (?:status|code) \d"),
-    (
-        "systemerror",
-        r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
-        r"\b(?:system|internal|server) error\b",
-    ),
-    ("syntaxerror", r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b"),
+# A local delivery agent (procmail, maildrop, a pipe) that failed: its exit status is mapped
+# to a 5.x.x code ("5.1.1" for EX_NOUSER) that says nothing of the address the server
+# accepted. Only a full mailbox or a size limit is still the recipient's.
+LOCAL_AGENT = re.compile(
+    r"(?:/[\w./-]*)?(?:procmail|maildrop|mail\.local|deliver|dovecot-lda|dspam|"
+    r"spamc|cyrdeliver)\b[^:]{0,40}:|command (?:died|output)|pipe to \|",
+    re.I,
 )
-_STEMS = [(reason, re.compile(pattern)) for reason, pattern in STEMS]
+KEPT_BY_LOCAL_AGENT = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "systemfull"})
 
 
-def reason_by_stem(text: str) -> str:
-    """The first reason whose stem pattern occurs in `text`, or ''."""
-    lowered = " ".join(text.lower().split())
-    for reason, pattern in _STEMS:
-        if pattern.search(lowered):
-            return reason
-    return ""
+def by_meaning(text: str) -> str:
+    """meaning.reason_by_meaning() under this module's held-out and recorded rules."""
+    return meaning.reason_by_meaning(text, _held_out, _fired)
+
+
+def _local_agent_reason(text: str) -> str:
+    found = reason_by_text(text) or by_meaning(text)
+    return found if found in KEPT_BY_LOCAL_AGENT else "mailererror"

@@ -1,0 +1,274 @@
+"""Bounce reasons by what the words mean, for wordings no phrase table knows.
+
+The phrase tables of `reasons.py` hold what known servers write; every other server says
+the same few things in its own words: the address does not exist, the mailbox is full, your
+address is refused, your IP is listed, your rate is too high. Each group below is one of
+those meanings written as the shapes its wordings share (subject words and predicate words
+of RFC 5321/3463 and of the vocabulary of reasons), never one sender's sentence.
+
+Two uses:
+- `reason_by_meaning(text)`: the reason when no phrase decided (before "onhold");
+- `refine(reason, text)`: the policy reasons that phrases confuse, decided by meaning: an
+  SPF/DKIM/DMARC failure is `authfailure` even when it says "blocked", a missing PTR is
+  `requireptr`, a reputation is `badreputation`, connections are `toomanyconn` and message
+  rates `speeding`.
+
+Patterns run on text lower-cased with its white space collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Who or what a sentence is about, and what is said of it.
+_ADDRESS = (
+    r"(?:user(?:name)?|mailbox|mail ?box|recipient|addressee|address|account|alias|"
+    r"local[- ]part|e-?mail address|person|destination)"
+)
+_NOT_THERE = (
+    r"(?:unknown|not (?:found|known|recogni[sz]ed|valid|listed|registered|exist(?:ing|s)?)|"
+    r"non-?existent|invalid|unavailable|does ?n[o']t exist|did ?n[o']t exist|"
+    r"(?:is |was )?no longer (?:valid|available|active|in use))"
+)
+_WORDS = r"(?: [^ ]+){0,4}?"
+_PTR = r"\b(?:ptr|rdns|fcrdns|reverse[- ]?(?:dns|lookup|hostname|name|mapping|resolution))\b"
+
+MEANINGS: tuple[tuple[str, str], ...] = (
+    # The address itself is not there.
+    (
+        "userunknown",
+        rf"\b(?:no such|unknown|invalid|non-?existent|non-?existing|unrecogni[sz]ed|illegal)"
+        rf"(?: [a-z-]+){{0,2}}? {_ADDRESS}e?s?\b|"
+        rf"\b{_ADDRESS}{_WORDS} (?:is |was |are )?{_NOT_THERE}|"
+        r"\bnot (?:listed|found) in (?:the |our |public |domino |global )*(?:directory|"
+        r"address book|name (?:&|and) address book|ldap|recipient list)|"
+        r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
+        r"(?:directory|ldap|address book|server|system|domain)|"
+        r"\bno (?:one|body|user|mailbox|account) (?:here |by that name|at this address)|"
+        r"recip(?:ient)?notfound|\bunknown or illegal\b",
+    ),
+    # A lookup that failed is not an answer that the host does not exist.
+    (
+        "networkerror",
+        r"\b(?:malformed|unexpected|bad|truncated) (?:\w+ )?(?:name server|dns) (?:reply|response)|"
+        r"\b(?:host ?name|dns|name server|mx) (?:lookup )?(?:failure|failed|error|time ?out)|"
+        r"\btemporary (?:dns|lookup|name service) (?:failure|error)|\bservfail\b|"
+        r"\b(?:unable|not able|wasn't able|could not|couldn't|failed) to (?:establish|open|make) "
+        r"(?:an? )?(?:smtp |tcp )?connection|"
+        r"\bhop count\b|\btoo many hops\b|\b(?:routing|mail|forwarding) loop\b",
+    ),
+    (
+        "hostunknown",
+        r"\b(?:unknown|no such|invalid|non-?existent) (?:host|domain|mail domain)\b|"
+        r"\b(?:host|domain)(?: name)?(?: [^ ]+)? (?:not found|unknown|does ?n[o']t exist|"
+        r"not (?:resolvable|registered))|\bnxdomain\b|\bdomain(?: [^ ]+)? (?:is )?"
+        r"(?:not reachable|unreachable)|\bname or service not known\b|"
+        r"\bno address associated with (?:host ?name|name)\b",
+    ),
+    (
+        "systemfull",
+        r"\binsufficient (?:system )?(?:disk )?(?:space|storage)\b|"
+        r"\b(?:disk|file ?system|spool|queue) (?:is )?full\b|\bno space left on device\b",
+    ),
+    (
+        "mailboxfull",
+        r"\b(?:mailbox|inbox|mail ?box|quota|storage|mail ?folder)\b.{0,30}"
+        r"\b(?:full|exceed|over)|over ?quota|\bquota\b.{0,20}\b(?:reached|exhausted|used up)|"
+        r"\btoo many (?:messages|mails|e-?mails) (?:on|in|stored) (?:the |this |his |her )?"
+        r"(?:server|mailbox|account)",
+    ),
+    (
+        "suspend",
+        r"\b(?:account|mailbox|user|recipient)\b.{0,40}\b(?:locked|frozen|inactive|suspended|"
+        r"disabled|deactivated|closed|blocked by (?:the )?administrator)\b",
+    ),
+    (
+        "hasmoved",
+        r"\bhas moved\b|\bmoved to (?:a )?(?:new|another)\b|\bnew (?:e-?mail )?address is\b",
+    ),
+    (
+        "mesgtoobig",
+        r"\b(?:message|mail|email|e-mail)\b.{0,20}\b(?:too (?:large|big|long)|size exceed|"
+        r"exceeds? (?:the )?(?:maximum |allowed )?size)|\bsize (?:limit|exceed)",
+    ),
+    (
+        "filtered",
+        r"\brecipient(?:'s)? (?:preferences|rules|filters?)\b|"
+        r"\b(?:refuses?|refused|declines?|declined) to (?:accept|receive) (?:your |this )?"
+        r"(?:mail|messages?|e-?mails?)\b|\bnot accepting (?:mail|messages|e-?mails) from\b",
+    ),
+    (
+        "toomanyconn",
+        r"\btoo many (?:open |concurrent |simultaneous |parallel |smtp )?(?:connections|"
+        r"sessions)|\b(?:connection|session|concurrency)s? (?:rate )?limit|"
+        r"\bmax(?:imum)? (?:number of )?(?:concurrent )?connections\b|\bfrequency limit",
+    ),
+    (
+        "speeding",
+        r"\brate[- ]?limit|\btoo many (?:messages|mails|emails|e-mails|deliveries)\b|"
+        r"\bsending (?:rate|limit|quota)|\b(?:messages?|mails?|e-?mails?) per "
+        r"(?:second|minute|hour|day)\b|\btoo fast\b|\bslow down\b|\bthrottl|"
+        r"\bexceeded (?:the |your )?(?:daily|hourly|message|sending) (?:limit|quota|rate)|"
+        r"\bunusual rate\b|\bat a rate\b",
+    ),
+    (
+        "norelaying",
+        r"\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|"
+        r"\bnot (?:permitted|allowed) to relay|\bno relaying\b|\bunable to relay\b",
+    ),
+    (
+        "authfailure",
+        r"\b(?:spf|dkim|dmarc|domainkeys?|sender policy framework)\b.{0,40}"
+        r"\b(?:fail|invalid|not pass|did ?n[o']t pass|does ?n[o']t pass|violat|alignment|"
+        r"softfail|permerror|hardfail|unauthenticated|check)|"
+        r"\b(?:fail\w*|did not pass|does not pass|reject\w*)\b.{0,30}\b(?:spf|dkim|dmarc)\b|"
+        r"\bauthentication information\b|\bfails? to pass (?:authentication|spf|dkim|dmarc)",
+    ),
+    (
+        "requireptr",
+        rf"\b(?:no|missing|invalid|without|lacks?|bad|fail\w*|requires?|required|must have|"
+        rf"not have|cannot find|unable to find|could not find|fix)\b.{{0,30}}{_PTR}|"
+        rf"{_PTR}.{{0,30}}\b(?:missing|required|fail\w*|not found|does ?n[o']t|invalid|"
+        r"mismatch\w*|no match|not set|lookup)|"
+        r"\b(?:no|missing|invalid|without|lacks?|unknown) (?:a )?(?:valid )?(?:reverse )?"
+        r"(?:host ?name|dns name)\b|"
+        r"\b(?:cannot|can't|could not|unable to) (?:find|resolve) (?:your |the )?"
+        r"(?:ip|address|host ?name)\b|"
+        r"\b(?:host ?name|domain|helo)\b.{0,30}\bmismatch\w*\b.{0,20}\b(?:ip|address)\b",
+    ),
+    ("badreputation", r"\breputation\b"),
+    ("notcompliantrfc", r"\brfc ?(?:5322|2822)\b|\bnot (?:rfc[- ]?)?compliant\b"),
+    (
+        "failedstarttls",
+        r"\bstarttls\b|\btls (?:is )?required\b|\bmust (?:use|issue) (?:a )?(?:starttls|tls)\b|"
+        r"\btls negotiation failed\b",
+    ),
+    ("virusdetected", r"\bvirus|\bmalware\b|\binfected\b|\btrojan\b"),
+    (
+        "spamdetected",
+        r"spam|\bunsolicited\b|\bjunk mail\b|\bube\b|\bbulk (?:e-?)?mail\b|"
+        r"\bcontent (?:filter|rejected|not accepted)\b|"
+        r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)",
+    ),
+    (
+        "blocked",
+        r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
+        r"\b(?:block|blacklist|blocklist|denylist|listed|banned)|\bdnsbl\b|\brbl\b|"
+        r"\brefused to talk to me\b|\binvalid ip\b",
+    ),
+    ("policyviolation", r"\bpolic(?:y|ies)\b"),
+    ("rejected", r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))"),
+    (
+        "notaccept",
+        r"\bnull mx\b|\bno mx\b|\bmail exchanger\b|\bno smtp service\b|"
+        r"\bdoes ?n[o']t (?:receive|accept) (?:e-?)?mail\b",
+    ),
+    (
+        "expired",
+        r"\bexpired\b|\bgiving up\b|\bgave up\b|\btimed? ?out\b|\bin (?:the )?queue too long|"
+        r"\b\d+ (?:attempts|retries)\b|\bwill be retried\b|\bnot reachable\b",
+    ),
+    ("networkerror", r"\bconnection (?:refused|reset)\b"),
+    (
+        "mailererror",
+        r"\bpipe to\b|\bcommand (?:died|failed)\b|\bexit (?:status|code) \d|\bmailer error\b",
+    ),
+    (
+        "systemerror",
+        r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
+        r"\b(?:system|internal|server) error\b",
+    ),
+    ("syntaxerror", r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b"),
+)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """A group's top-level alternatives, each a rule of its own (so the held-out check of
+    bench/classify.py can take out one that only one family of mail uses)."""
+    parts, depth, start, escaped, in_class = [], 0, 0, False, False
+    for at, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:at])
+            start = at + 1
+    parts.append(pattern[start:])
+    return parts
+
+
+_MEANINGS = tuple(
+    (reason, alternative, re.compile(alternative))
+    for reason, pattern in MEANINGS
+    for alternative in _alternatives(pattern)
+)
+_BY_REASON = {
+    reason: re.compile("|".join(p for r, p in MEANINGS if r == reason)) for reason, _ in MEANINGS
+}
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def reason_by_meaning(
+    text: str, held_out: frozenset[str] = frozenset(), fired: list[str] | None = None
+) -> str:
+    """The first meaning group the text says, or ''. Rules in `held_out` are skipped; the
+    one that decided is appended to `fired`."""
+    lowered = normalized(text)
+    for reason, alternative, pattern in _MEANINGS:
+        if alternative not in held_out and pattern.search(lowered):
+            if fired is not None:
+                fired.append(alternative)
+            return reason
+    return ""
+
+
+# Reasons that phrases of policy refusals land on while the words say something closer.
+# (Not securityerror: "authentication" there is SMTP AUTH's or a required level's; nor
+# spamdetected: a spam filter's notice lists every check it ran.)
+POLICY_REASONS = frozenset({"blocked", "rejected", "policyviolation", "systemerror"})
+# A DNS blocklist names the IP as listed: that is `blocked`, whatever PTR words come with it.
+LISTED = re.compile(r"\b(?:listed|blacklist|blocklist|dnsbl|rbl)\b")
+# What a DNS answer says when it did answer: no such host, or no mail for the domain.
+ANSWERED = re.compile(
+    r"\b(?:not found|unknown|does ?n[o']t exist|nxdomain|null mx|no mx|"
+    r"does ?n[o']t (?:receive|accept) (?:e-?)?mail)"
+)
+SPAM_LINK = re.compile(r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)")
+
+
+def refine(reason: str, text: str) -> str:
+    """The reason a policy refusal's words mean, where a phrase read it as another."""
+    lowered = normalized(text)
+    if (
+        reason in ("notaccept", "hostunknown")
+        and _BY_REASON["networkerror"].search(lowered)
+        and not ANSWERED.search(lowered)
+    ):
+        return "networkerror"  # the lookup failed: no answer that the host is not there
+    if reason == "blocked" and SPAM_LINK.search(lowered):
+        return "spamdetected"  # a link in the message is listed, not our IP
+    if reason == "spamdetected" and _BY_REASON["badreputation"].search(lowered):
+        return "badreputation"
+    if reason in POLICY_REASONS:
+        for closer in ("authfailure", "requireptr", "badreputation"):
+            if _BY_REASON[closer].search(lowered):
+                if closer == "requireptr" and LISTED.search(lowered):
+                    return reason
+                return closer
+    if reason == "speeding" and _BY_REASON["toomanyconn"].search(lowered):
+        return "toomanyconn"
+    if reason == "toomanyconn" and not _BY_REASON["toomanyconn"].search(lowered):
+        return "speeding" if _BY_REASON["speeding"].search(lowered) else reason
+    return reason
