@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from commandcenter.signals import meaning
+from commandcenter.signals.dsn import status_code
 
 # Reasons whose address itself is dead: a hard bounce puts it on the suppression list.
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -1302,9 +1303,10 @@ def reason_for(
         return by_domain
     if diagnostic_type == "x-unix" or LOCAL_AGENT.match(text.lstrip()):
         return _local_agent_reason(text)
-    reason = meaning.refine(reason_by_text(text), text)
+    reason = meaning.refine(reason_by_text(text), text) or _by_status_or_meaning(status, text)
     if reason == "userunknown" and not _says_address_is_dead(text):
-        reason = _unknown_or_filtered(status, command)
+        # The code in the server's own reply ("550 5.1.1 …") says more than the report's.
+        reason = _unknown_or_filtered(status_code(text) or status, command)
     elif reason in NARROWED_BY_STATUS and reason_by_status(status) in NARROWED_BY_STATUS[reason]:
         reason = reason_by_status(status)
     if command == "MAIL" and reason in SENDER_SIDE_WHEN_MAIL:
@@ -1393,6 +1395,20 @@ LOCAL_AGENT = re.compile(
     re.I,
 )
 KEPT_BY_LOCAL_AGENT = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "systemfull"})
+
+
+# Codes whose subject and detail name the one thing that went wrong (RFC 3463: a bad
+# mailbox or host address, a full mailbox, a message too big): they outweigh what looser
+# words seem to mean. Every other code comes after the words.
+SPECIFIC_STATUSES = frozenset(
+    {"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.2", "4.2.2", "5.3.4", "5.2.3"}
+)
+
+
+def _by_status_or_meaning(status: str, text: str) -> str:
+    if status in SPECIFIC_STATUSES:
+        return reason_by_status(status)
+    return by_meaning(text)
 
 
 def by_meaning(text: str) -> str:
