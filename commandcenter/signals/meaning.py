@@ -22,7 +22,7 @@ import re
 
 # Who or what a sentence is about, and what is said of it.
 _ADDRESS = (
-    r"(?:user(?:name)?|mailbox|mail ?box|recipient|addressee|address|account|alias|"
+    r"(?:user(?:name|id| id)?|mailbox|mail ?box|recipient|addressee|address|account|alias|"
     r"local[- ]part|e-?mail address|person|destination)"
 )
 _NOT_THERE = (
@@ -47,6 +47,14 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\bno (?:one|body|user|mailbox|account) (?:here |by that name|at this address)|"
         r"recip(?:ient)?notfound|\bunknown or illegal\b",
     ),
+    (
+        "hostunknown",
+        r"\b(?:unknown|no such|invalid|non-?existent) (?:host|domain|mail domain)\b|"
+        r"\b(?:host|domain)(?: name)?(?: [^ ]+)? (?:not found|unknown|does ?n[o']t exist|"
+        r"not (?:resolvable|registered))|\bnxdomain\b|\bdomain(?: [^ ]+)? (?:is )?"
+        r"(?:not reachable|unreachable)|\bname or service not known\b|"
+        r"\bno address associated with (?:host ?name|name)\b",
+    ),
     # A lookup that failed is not an answer that the host does not exist.
     (
         "networkerror",
@@ -56,14 +64,6 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\b(?:unable|not able|wasn't able|could not|couldn't|failed) to (?:establish|open|make) "
         r"(?:an? )?(?:smtp |tcp )?connection|"
         r"\bhop count\b|\btoo many hops\b|\b(?:routing|mail|forwarding) loop\b",
-    ),
-    (
-        "hostunknown",
-        r"\b(?:unknown|no such|invalid|non-?existent) (?:host|domain|mail domain)\b|"
-        r"\b(?:host|domain)(?: name)?(?: [^ ]+)? (?:not found|unknown|does ?n[o']t exist|"
-        r"not (?:resolvable|registered))|\bnxdomain\b|\bdomain(?: [^ ]+)? (?:is )?"
-        r"(?:not reachable|unreachable)|\bname or service not known\b|"
-        r"\bno address associated with (?:host ?name|name)\b",
     ),
     (
         "systemfull",
@@ -145,16 +145,16 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ),
     ("virusdetected", r"\bvirus|\bmalware\b|\binfected\b|\btrojan\b"),
     (
-        "spamdetected",
-        r"spam|\bunsolicited\b|\bjunk mail\b|\bube\b|\bbulk (?:e-?)?mail\b|"
-        r"\bcontent (?:filter|rejected|not accepted)\b|"
-        r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)",
-    ),
-    (
         "blocked",
         r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
         r"\b(?:block|blacklist|blocklist|denylist|listed|banned)|\bdnsbl\b|\brbl\b|"
         r"\brefused to talk to me\b|\binvalid ip\b",
+    ),
+    (
+        "spamdetected",
+        r"spam|\bunsolicited\b|\bjunk mail\b|\bube\b|\bbulk (?:e-?)?mail\b|"
+        r"\bcontent (?:filter|rejected|not accepted)\b|"
+        r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)",
     ),
     ("policyviolation", r"\bpolic(?:y|ies)\b"),
     ("rejected", r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))"),
@@ -245,7 +245,10 @@ ANSWERED = re.compile(
     r"\b(?:not found|unknown|does ?n[o']t exist|nxdomain|null mx|no mx|"
     r"does ?n[o']t (?:receive|accept) (?:e-?)?mail)"
 )
-SPAM_LINK = re.compile(r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)")
+SPAM_LINK = re.compile(
+    r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)|"
+    r"\b(?:blacklisted|blocklisted|listed) (?:url|uri|link|domain in)"
+)
 
 
 def refine(reason: str, text: str) -> str:
@@ -267,6 +270,8 @@ def refine(reason: str, text: str) -> str:
                 if closer == "requireptr" and LISTED.search(lowered):
                     return reason
                 return closer
+    if reason == "speeding" and _BY_REASON["mailboxfull"].search(lowered):
+        return "mailboxfull"  # "too many messages on the server": what it holds, not a rate
     if reason == "speeding" and _BY_REASON["toomanyconn"].search(lowered):
         return "toomanyconn"
     if reason == "toomanyconn" and not _BY_REASON["toomanyconn"].search(lowered):
