@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commandcenter.signals import autoreply, dsn, lists, ses
-from commandcenter.signals.reasons import HARD_REASONS, HARD_WHEN_PERMANENT, reason_for
+from commandcenter.signals.reasons import (
+    HARD_REASONS,
+    HARD_WHEN_PERMANENT,
+    SPECIFIC_STATUSES,
+    reason_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +240,12 @@ def _from_dsn_fields(fields: dict[str, str], parsed: dsn.Parsed) -> Recipient | 
         # "Status: 5.0.0" says only "failed"; the reply text may say more ("5.1.1 …").
         status = dsn.status_code(text) or status
     action = fields.get("action", "").strip().lower()
-    return _recipient(address, context, status, action, parsed, kind.strip().lower())
+    # No Diagnostic-Code: the words around the address in the human part are the report's
+    # prose (banners, disclaimers), weaker than a Status whose code names what failed.
+    words_decide = bool(text.strip()) or status not in SPECIFIC_STATUSES
+    return _recipient(
+        address, context, status, action, parsed, kind.strip().lower(), words_decide=words_decide
+    )
 
 
 def _from_text(parsed: dsn.Parsed) -> Iterator[Recipient]:
@@ -251,6 +261,8 @@ def _recipient(
     action: str,
     parsed: dsn.Parsed,
     diagnostic_type: str = "",
+    *,
+    words_decide: bool = True,
 ) -> Recipient:
     reply_code = dsn.reply_code(context)
     if not status and parsed.delivery_status is None:
@@ -260,7 +272,7 @@ def _recipient(
     permanent = _is_permanent(action, status, reply_code, parsed)
     command = dsn.smtp_command(context) or parsed.report_command
     reason = reason_for(
-        context,
+        context if words_decide else "",
         status,
         action=action,
         command=command,
