@@ -18,6 +18,7 @@ Patterns run on text lower-cased with its white space collapsed.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Who or what a sentence is about, and what is said of it.
@@ -206,14 +207,20 @@ def _alternatives(pattern: str) -> list[str]:
     return parts
 
 
-_MEANINGS = tuple(
-    (reason, alternative, re.compile(alternative))
-    for reason, pattern in MEANINGS
-    for alternative in _alternatives(pattern)
-)
-_BY_REASON = {
-    reason: re.compile("|".join(p for r, p in MEANINGS if r == reason)) for reason, _ in MEANINGS
-}
+@functools.cache
+def _groups() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The groups compiled, in order (on first use: a process that never needs them, such
+    as one whose every message a phrase decides, never pays for compiling them)."""
+    return tuple((reason, re.compile(pattern)) for reason, pattern in MEANINGS)
+
+
+@functools.cache
+def _by_reason(reason: str) -> re.Pattern[str]:
+    """Every group of one reason as one pattern."""
+    patterns = [pattern for r, pattern in _groups() if r == reason]
+    if len(patterns) == 1:
+        return patterns[0]
+    return re.compile("|".join(p.pattern for p in patterns))
 
 
 def normalized(text: str) -> str:
@@ -224,13 +231,23 @@ def reason_by_meaning(
     text: str, held_out: frozenset[str] = frozenset(), fired: list[str] | None = None
 ) -> str:
     """The first meaning group the text says, or ''. Rules in `held_out` are skipped; the
-    one that decided is appended to `fired`."""
+    one that decided is appended to `fired` (both by alternative: see `_alternatives`)."""
     lowered = normalized(text)
-    for reason, alternative, pattern in _MEANINGS:
-        if alternative not in held_out and pattern.search(lowered):
-            if fired is not None:
-                fired.append(alternative)
+    if held_out or fired is not None:
+        return _by_alternative(lowered, held_out, fired)
+    for reason, pattern in _groups():
+        if pattern.search(lowered):
             return reason
+    return ""
+
+
+def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | None) -> str:
+    for reason, pattern in MEANINGS:
+        for alternative in _alternatives(pattern):
+            if alternative not in held_out and re.search(alternative, lowered):
+                if fired is not None:
+                    fired.append(alternative)
+                return reason
     return ""
 
 
@@ -256,24 +273,24 @@ def refine(reason: str, text: str) -> str:
     lowered = normalized(text)
     if (
         reason in ("notaccept", "hostunknown")
-        and _BY_REASON["networkerror"].search(lowered)
+        and _by_reason("networkerror").search(lowered)
         and not ANSWERED.search(lowered)
     ):
         return "networkerror"  # the lookup failed: no answer that the host is not there
     if reason == "blocked" and SPAM_LINK.search(lowered):
         return "spamdetected"  # a link in the message is listed, not our IP
-    if reason == "spamdetected" and _BY_REASON["badreputation"].search(lowered):
+    if reason == "spamdetected" and _by_reason("badreputation").search(lowered):
         return "badreputation"
     if reason in POLICY_REASONS:
         for closer in ("authfailure", "requireptr", "badreputation"):
-            if _BY_REASON[closer].search(lowered):
+            if _by_reason(closer).search(lowered):
                 if closer == "requireptr" and LISTED.search(lowered):
                     return reason
                 return closer
-    if reason == "speeding" and _BY_REASON["mailboxfull"].search(lowered):
+    if reason == "speeding" and _by_reason("mailboxfull").search(lowered):
         return "mailboxfull"  # "too many messages on the server": what it holds, not a rate
-    if reason == "speeding" and _BY_REASON["toomanyconn"].search(lowered):
+    if reason == "speeding" and _by_reason("toomanyconn").search(lowered):
         return "toomanyconn"
-    if reason == "toomanyconn" and not _BY_REASON["toomanyconn"].search(lowered):
-        return "speeding" if _BY_REASON["speeding"].search(lowered) else reason
+    if reason == "toomanyconn" and not _by_reason("toomanyconn").search(lowered):
+        return "speeding" if _by_reason("speeding").search(lowered) else reason
     return reason

@@ -1101,8 +1101,10 @@ class _Tables:
         self.by_word: dict[str, list[tuple[int, str]]] = {}
         self.by_start: dict[str, list[tuple[int, str]]] = {}
         self.always: list[tuple[int, str]] = []
-        self.patterns_by_start: dict[str, list[tuple[int, str, re.Pattern[str]]]] = {}
-        self.patterns: list[tuple[int, str, re.Pattern[str]]] = []
+        # Patterns stay text, compiled by re's own cache the first time their plain prefix
+        # is in a text: one message (an MTA pipe's `ingest`) compiles a few, not hundreds.
+        self.patterns_by_start: dict[str, list[tuple[int, str, str]]] = {}
+        self.patterns: list[tuple[int, str, str]] = []
         for rank, reason in enumerate(ORDER):
             phrases = (
                 PHRASES.get(reason, ())
@@ -1124,7 +1126,7 @@ class _Tables:
                 if pattern in held_out:
                     continue
                 prefix = _literal_prefix(pattern)
-                entry = (rank, prefix, re.compile(pattern))
+                entry = (rank, prefix, pattern)
                 if start := _word_start(prefix):
                     self.patterns_by_start.setdefault(start, []).append(entry)
                 else:
@@ -1146,20 +1148,20 @@ class _Tables:
             for rank, phrase in self.by_start.get(start, ()):
                 if rank < best_rank and phrase in text:
                     best_rank, best = rank, phrase
-            for rank, prefix, rx in self.patterns_by_start.get(start, ()):
-                if rank < best_rank and prefix in text and rx.search(text):
-                    best_rank, best = rank, rx.pattern
+            for rank, prefix, pattern in self.patterns_by_start.get(start, ()):
+                if rank < best_rank and prefix in text and re.search(pattern, text):
+                    best_rank, best = rank, pattern
         for rank, phrase in self.always:
             if rank >= best_rank:
                 break
             if phrase in text:
                 best_rank, best = rank, phrase
                 break
-        for rank, prefix, rx in self.patterns:
+        for rank, prefix, pattern in self.patterns:
             if rank >= best_rank:
                 break
-            if prefix in text and rx.search(text):
-                best_rank, best = rank, rx.pattern
+            if prefix in text and re.search(pattern, text):
+                best_rank, best = rank, pattern
                 break
         return (ORDER[best_rank], best) if best else ("", "")
 
