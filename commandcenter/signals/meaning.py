@@ -41,6 +41,7 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         rf"\b(?:no such|unknown|invalid|non-?existent|non-?existing|unrecogni[sz]ed|illegal)"
         rf"(?: [a-z-]+){{0,2}}? {_ADDRESS}e?s?\b|"
         rf"\b{_ADDRESS}{_WORDS} (?:is |was |are )?{_NOT_THERE}|"
+        rf"\bnot an? (?:valid|registered|known|existing|local) {_ADDRESS}\b|"
         r"\bnot (?:listed|found) in (?:the |our |public |domino |global )*(?:directory|"
         r"address book|name (?:&|and) address book|ldap|recipient list)|"
         r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
@@ -114,7 +115,7 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ),
     (
         "norelaying",
-        r"\brelay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed)|prohibited)|"
+        r"\brelay(?:ing)? (?:access )?(?:is )?(?:denied|not (?:permitted|allowed)|prohibited)|"
         r"\bnot (?:permitted|allowed) to relay|\bno relaying\b|\bunable to relay\b",
     ),
     (
@@ -236,15 +237,24 @@ def reason_by_meaning(
     if held_out or fired is not None:
         return _by_alternative(lowered, held_out, fired)
     for reason, pattern in _groups():
-        if pattern.search(lowered):
+        if pattern.search(lowered) and not _vetoed(reason, lowered):
             return reason
     return ""
+
+
+def _vetoed(reason: str, lowered: str) -> bool:
+    """A PTR named beside a blocklist listing is the listing's (`blocked`)."""
+    return reason == "requireptr" and LISTED.search(lowered) is not None
 
 
 def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | None) -> str:
     for reason, pattern in MEANINGS:
         for alternative in _alternatives(pattern):
-            if alternative not in held_out and re.search(alternative, lowered):
+            if (
+                alternative not in held_out
+                and re.search(alternative, lowered)
+                and not _vetoed(reason, lowered)
+            ):
                 if fired is not None:
                     fired.append(alternative)
                 return reason
@@ -277,6 +287,8 @@ def refine(reason: str, text: str) -> str:
         and not ANSWERED.search(lowered)
     ):
         return "networkerror"  # the lookup failed: no answer that the host is not there
+    if _vetoed(reason, lowered):
+        return "blocked"
     if reason == "blocked" and SPAM_LINK.search(lowered):
         return "spamdetected"  # a link in the message is listed, not our IP
     if reason == "spamdetected" and _by_reason("badreputation").search(lowered):

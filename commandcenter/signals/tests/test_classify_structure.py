@@ -305,3 +305,117 @@ In-Reply-To: <orig-5@sales.example.com>
         "Thanks, but you are not a member of our buying group, so we cannot take this up.",
     )
     assert classify(raw).kind == "human"
+
+
+# -- reasons ---------------------------------------------------------------------------------
+
+
+def failed(diagnostic: str, status: str = "5.0.0") -> bytes:
+    """A DSN for pat@example.org with this Status and Diagnostic-Code."""
+    return report(
+        f"Final-Recipient: rfc822; pat@example.org\nAction: failed\nStatus: {status}\n"
+        f"Diagnostic-Code: {diagnostic}"
+    )
+
+
+def only_recipient(raw: bytes) -> tuple[str, bool]:
+    (recipient,) = classify(raw).recipients
+    return recipient.reason, recipient.hard_bounce
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "550 Addressee unknown",
+        "550 pat@example.org is not listed in the global address book",
+        "550 No entry found in the directory for pat@example.org",
+        "550 Invalid final delivery userid: pat@example.org",
+        "550 The mail account pat@example.org does not exist on this server",
+        "550 Recipient pat@example.org is not a registered mailbox",
+    ],
+)
+def test_it_reads_dead_address_wordings_no_phrase_table_holds(words: str) -> None:
+    """Groupware directory look-ups and other servers' ways of saying "no such mailbox",
+    answered to RCPT TO: a dead address, whatever the words."""
+    raw = failed(f"smtp; {words} (in reply to RCPT TO command)")
+    assert only_recipient(raw) == ("userunknown", True)
+
+
+@pytest.mark.parametrize(
+    ("words", "reason"),
+    [
+        ("The recipient's mailbox storage is over its quota", "mailboxfull"),
+        ("The destination domain does not exist (NXDOMAIN)", "hostunknown"),
+        ("Relay access is prohibited for this address", "norelaying"),
+        ("The message size exceeds the limit set for this recipient", "mesgtoobig"),
+        ("This mailbox has been deactivated by the administrator", "suspend"),
+    ],
+)
+def test_it_reads_a_vendor_format_without_any_status_code(words: str, reason: str) -> None:
+    """A groupware's own notice: no DSN, no status, no SMTP reply; the words decide."""
+    raw = message(
+        """
+From: Mail Gateway <postmaster@gw.example.net>
+To: bounce+tok@bounces.example.com
+Subject: Undeliverable: Hello
+""",
+        f"""
+Your message did not reach some or all of the intended recipients.
+
+   Subject: Hello
+   Sent: 02/03/2026 10:00
+
+The following recipient(s) cannot be reached:
+
+   pat@example.org on 02/03/2026 10:01
+      {words}
+""",
+    )
+    assert only_recipient(raw)[0] == reason
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic"),
+    [
+        ("5.1.1", "x-unix; procmail: Unknown user pat"),
+        ("5.3.0", 'x-unix; /usr/bin/procmail: Couldn\'t create "/var/mail/pat"'),
+        ("5.1.1", "x-unix; Command died with status 67: /usr/local/bin/deliver"),
+    ],
+)
+def test_a_local_delivery_agents_error_is_a_mailer_error_not_a_dead_address(
+    status: str, diagnostic: str
+) -> None:
+    """Postfix maps a delivery program's exit status to a 5.x.x code (EX_NOUSER is 5.1.1):
+    the server accepted the address; a program behind it failed."""
+    assert only_recipient(failed(diagnostic, status)) == ("mailererror", False)
+
+
+def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
+    assert only_recipient(failed("x-unix; maildrop: maildir over quota.", "5.2.2"))[0] == (
+        "mailboxfull"
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "reason"),
+    [
+        # requireptr vs blocked: a missing PTR is not a listing, a listing is not a PTR.
+        ("550 5.7.1 Client host rejected: no valid reverse hostname for 192.0.2.1", "requireptr"),
+        ("550 5.7.1 Rejected: the IP address 192.0.2.1 has no PTR record", "requireptr"),
+        ("554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org", "blocked"),
+        ("554 5.7.1 Rejected: reverse DNS of 192.0.2.1 is listed at a DNSBL", "blocked"),
+        # authfailure vs blocked: SPF, DKIM, DMARC failures, even when they say "blocked".
+        ("550 5.7.1 Message blocked: SPF validation failed for example.com", "authfailure"),
+        ("550 5.7.1 Blocked: DKIM signature did not pass for sales.example.com", "authfailure"),
+        ("550 5.7.1 Sender IP 192.0.2.1 is blocked", "blocked"),
+        # rejected vs badreputation: the sender refused, or its reputation.
+        ("550 5.7.1 Sender rejected due to the poor reputation of your domain", "badreputation"),
+        ("553 5.7.1 Sender address rejected: not owned by user", "rejected"),
+        # toomanyconn vs speeding: connections at once, or messages over time.
+        ("421 4.7.0 Too many concurrent SMTP connections from this IP", "toomanyconn"),
+        ("421 4.7.0 Connection rate limit exceeded for 192.0.2.1", "toomanyconn"),
+        ("450 4.7.1 You have exceeded the sending rate of 100 messages per hour", "speeding"),
+    ],
+)
+def test_it_tells_policy_reasons_apart_by_what_they_mean(words: str, reason: str) -> None:
+    assert only_recipient(failed(f"smtp; {words}", words.split()[1]))[0] == reason
