@@ -38,6 +38,11 @@ class Recipient:
     smtp_reply_code: str = ""
     # The server's own words (not printed: `reason` is the summary of it).
     diagnostic: str = ""
+    # What the reporting server did (RFC 3464 Action, lower case): "failed", "delayed" (it
+    # is still trying: a Postfix delay warning), "delivered", "relayed", "expanded"; for a
+    # report without the field, "failed" or "delayed" as its words say; "" for complaints.
+    # Not printed by `classify` (DESIGN §4 fixes that shape); signals/apply.py reads it.
+    action: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +166,11 @@ def _from_ses(notification: ses.Notification, result: Classification) -> Classif
                 dsn_status=status,
                 smtp_reply_code=reply_code,
                 diagnostic=entry.diagnostic[:1000],
+                action=_action(
+                    entry.action.lower(),
+                    notification.permanent and not status.startswith("2."),
+                    status,
+                ),
             )
         )
     return result
@@ -179,6 +189,7 @@ def _list_rejection(parsed: dsn.Parsed) -> list[Recipient]:
             hard_bounce=False,
             reason=rejection.reason,
             diagnostic=rejection.text,
+            action="failed",
         )
     ]
 
@@ -288,7 +299,21 @@ def _recipient(
         dsn_status=status,
         smtp_reply_code=reply_code,
         diagnostic=" ".join(context.split())[:1000],
+        action=_action(action, permanent, status),
     )
+
+
+ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")
+
+
+def _action(written: str, permanent: bool, status: str) -> str:
+    """The report's Action as one of RFC 3464's words; without one, what it amounts to."""
+    word = written.split()[0].strip(";,.") if written.split() else ""
+    if word in ACTIONS:
+        return word
+    if status.startswith("2."):
+        return "delivered"
+    return "failed" if permanent else "delayed"
 
 
 def _is_permanent(action: str, status: str, reply_code: str, parsed: dsn.Parsed) -> bool:

@@ -419,3 +419,31 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
 )
 def test_it_tells_policy_reasons_apart_by_what_they_mean(words: str, reason: str) -> None:
     assert only_recipient(failed(f"smtp; {words}", words.split()[1]))[0] == reason
+
+
+def test_each_recipient_says_what_the_server_did() -> None:
+    """`action` (not printed by `classify`): a Postfix delay warning is "delayed", so the
+    email reads "still trying", never "expired"."""
+    raw = report(
+        """
+Final-Recipient: rfc822; slow@example.org
+Action: delayed
+Status: 4.4.1
+Diagnostic-Code: X-Postfix; connect to mx.example.org[192.0.2.9]:25: Connection timed out
+Will-Retry-Until: Fri, 6 Mar 2026 10:00:00 +0000
+
+Final-Recipient: rfc822; gone@example.org
+Action: failed
+Status: 5.1.1
+""",
+        text="This is the mail system at host mx.example.net. Your message is delayed.",
+    )
+    by_address = {r.address: r for r in classify(raw).recipients}
+    assert (by_address["slow@example.org"].action, by_address["slow@example.org"].permanent) == (
+        "delayed",
+        False,
+    )
+    assert by_address["gone@example.org"].action == "failed"
+    assert "action" not in by_address["gone@example.org"].as_dict()
+    text_only = message(PLAIN_BOUNCE_HEADERS, "<gone@example.org>:\n550 5.1.1 no such user here\n")
+    assert [r.action for r in classify(text_only).recipients] == ["failed"]
