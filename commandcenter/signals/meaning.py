@@ -119,6 +119,12 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\bnot (?:permitted|allowed) to relay|\bno relaying\b|\bunable to relay\b",
     ),
     (
+        "securityerror",
+        r"\bsmtp auth(?:entication)?\b|\bauthenticat(?:e|ion) (?:is )?required\b|"
+        r"\bmust (?:be )?authenticat|\bunauthenticated senders?\b|"
+        r"\bturn on (?:smtp )?authentication\b",
+    ),
+    (
         "authfailure",
         r"\b(?:spf|dkim|dmarc|domainkeys?|sender policy framework)\b.{0,40}"
         r"\b(?:fail|invalid|not pass|did ?n[o']t pass|does ?n[o']t pass|violat|alignment|"
@@ -177,6 +183,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     ),
     (
         "systemerror",
+        r"\b(?:ldap|database|directory|backend) (?:server )?(?:error|unavailable|failure)\b|"
+        r"\bunable to (?:contact|connect to|reach) (?:the )?(?:ldap|database|directory|backend)\b|"
         r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
         r"\b(?:system|internal|server) error\b",
     ),
@@ -267,6 +275,15 @@ def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | N
 POLICY_REASONS = frozenset({"blocked", "rejected", "policyviolation", "systemerror"})
 # A DNS blocklist names the IP as listed: that is `blocked`, whatever PTR words come with it.
 LISTED = re.compile(r"\b(?:listed|blacklist|blocklist|dnsbl|rbl)\b")
+# The sentences of a queue that gave up, and the causes that can stand behind them.
+GAVE_UP = re.compile(
+    r"i'm not going to try again[^.]*\.?|this message has been in the queue too long\.?|"
+    r"giving up[^.]*\.?|gave up[^.]*\.?|retry time(?:out)? (?:not reached|exceeded)[^.]*\.?|"
+    r"delivery attempts will continue[^.]*\.?"
+)
+CAUSES_OF_EXPIRY = frozenset(
+    {"networkerror", "systemerror", "hostunknown", "notaccept", "blocked", "mailboxfull"}
+)
 # What a DNS answer says when it did answer: no such host, or no mail for the domain.
 ANSWERED = re.compile(
     r"\b(?:not found|unknown|does ?n[o']t exist|nxdomain|null mx|no mx|"
@@ -299,6 +316,12 @@ def refine(reason: str, text: str) -> str:
                 if closer == "requireptr" and LISTED.search(lowered):
                     return reason
                 return closer
+    if reason == "expired":
+        # "Expired" is the outcome (retried until the queue gave up); a cause named beside it
+        # ("could not connect", "LDAP server unavailable") is the reason.
+        cause = reason_by_meaning(GAVE_UP.sub(" ", lowered))
+        if cause in CAUSES_OF_EXPIRY:
+            return cause
     if reason == "speeding" and _by_reason("mailboxfull").search(lowered):
         return "mailboxfull"  # "too many messages on the server": what it holds, not a rate
     if reason == "speeding" and _by_reason("toomanyconn").search(lowered):

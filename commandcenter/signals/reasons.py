@@ -1409,10 +1409,18 @@ SPECIFIC_STATUSES = frozenset(
 )
 
 
+# Meanings too general to overrule a specific code ("syntax" beside "5.1.3" is about the
+# address's syntax: a bad address).
+LOOSE_MEANINGS = frozenset(
+    {"syntaxerror", "systemerror", "expired", "policyviolation", "rejected", "networkerror"}
+)
+
+
 def _by_status_or_meaning(status: str, text: str) -> str:
-    if status in SPECIFIC_STATUSES:
+    found = by_meaning(text)
+    if status in SPECIFIC_STATUSES and (not found or found in LOOSE_MEANINGS):
         return reason_by_status(status)
-    return by_meaning(text)
+    return found
 
 
 def by_meaning(text: str) -> str:
