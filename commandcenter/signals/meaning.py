@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import re
 
+from commandcenter.lib.regex import top_level_alternatives
+
 # Who or what a sentence is about, and what is said of it.
 _ADDRESS = (
     r"(?:user(?:name|id| id)?|mailbox|mail ?box|recipient|addressee|address|account|alias|"
@@ -192,30 +194,6 @@ MEANINGS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """A group's top-level alternatives, each a rule of its own (so the held-out check of
-    bench/classify.py can take out one that only one family of mail uses)."""
-    parts, depth, start, escaped, in_class = [], 0, 0, False, False
-    for at, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(pattern[start:at])
-            start = at + 1
-    parts.append(pattern[start:])
-    return parts
-
-
 @functools.cache
 def _groups() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """The groups compiled, in order (on first use: a process that never needs them, such
@@ -240,7 +218,7 @@ def reason_by_meaning(
     text: str, held_out: frozenset[str] = frozenset(), fired: list[str] | None = None
 ) -> str:
     """The first meaning group the text says, or ''. Rules in `held_out` are skipped; the
-    one that decided is appended to `fired` (both by alternative: see `_alternatives`)."""
+    one that decided is appended to `fired` (both by alternative)."""
     lowered = normalized(text)
     if held_out or fired is not None:
         return _by_alternative(lowered, held_out, fired)
@@ -257,7 +235,9 @@ def _vetoed(reason: str, lowered: str) -> bool:
 
 def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | None) -> str:
     for reason, pattern in MEANINGS:
-        for alternative in _alternatives(pattern):
+        # Each top-level alternative is a rule of its own, so the held-out check of
+        # bench/classify.py can take out one that only one family of mail uses.
+        for alternative in top_level_alternatives(pattern):
             if (
                 alternative not in held_out
                 and re.search(alternative, lowered)

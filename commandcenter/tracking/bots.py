@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import crawleruseragents
 
+from commandcenter.lib.regex import top_level_alternatives
+
 # The shortest plain text worth indexing a pattern by; shorter keys are tried always.
 KEY_LENGTH = 3
 
@@ -49,7 +51,7 @@ class _Index:
                 compiled = re.compile(pattern)
             except re.error:
                 continue  # (a pattern Python cannot read is one bot less, never a crash)
-            for branch in _top_level_branches(pattern):
+            for branch in top_level_alternatives(pattern):
                 entry = _Pattern(_literal_key(branch), compiled)
                 if len(entry.key) >= KEY_LENGTH:
                     self.by_start.setdefault(entry.key[:KEY_LENGTH], []).append(entry)
@@ -72,32 +74,8 @@ class _Index:
 def required_words(pattern: str) -> list[str]:
     """Lower-case plain words one of which is in every text the pattern matches, or []
     when some alternative has none (the pattern must then always be tried)."""
-    keys = [_literal_key(branch) for branch in _top_level_branches(pattern)]
+    keys = [_literal_key(branch) for branch in top_level_alternatives(pattern)]
     return keys if all(len(key) >= KEY_LENGTH for key in keys) else []
-
-
-def _top_level_branches(pattern: str) -> list[str]:
-    """The alternatives of `a|b` outside any group (each needs its own key)."""
-    branches, depth, start, escaped = [], 0, 0, False
-    in_class = False
-    for at, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            branches.append(pattern[start:at])
-            start = at + 1
-    branches.append(pattern[start:])
-    return branches
 
 
 PLAIN_ESCAPES = frozenset("/.-_ :;@#%&=~!,'\"<>")
