@@ -53,7 +53,8 @@ BOUNCE_SUBJECT = re.compile(
     r"delayed mail|nicht zustellbar|unzustellbar|non remis|échec de (?:la )?remise|"
     r"no se puede entregar|no entregado|devuelto|配信|送信エラー|エラー|退信|未送达|系统退信|"
     r"failed delivery|permanent error|delivery error|mail could not|error sending|"
-    r"returned to sender|message you sent|delivery to the following|not reachable",
+    r"returned to sender|message you sent|delivery to the following|not reachable|"
+    r"mail failure|\bfailure notice\b",
     re.I,
 )
 BOUNCE_BODY = re.compile(
@@ -65,7 +66,7 @@ BOUNCE_BODY = re.compile(
     r"mailbox (?:is )?(?:full|unavailable)|remote host said|smtp error|said: [45]\d\d|"
     r"this is the qmail-send program|returned to you|delivery status notification|"
     r"message you sent|your message (?:to|was|could|did|has|cannot|wasn't)|"
-    r"giving up|gave up|bounced|retry timeout exceeded|"
+    r"giving up|gave up|bounced|retry timeout exceeded|malformed (?:recipient )?address|"
     r"[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}|"
     r"nicht zugestellt|konnte nicht|n'a pas pu|no se pudo|送信できません|配信できません|"
     r"届きませんでした|無法傳遞|无法投递|退回",

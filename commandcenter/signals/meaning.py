@@ -190,7 +190,11 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
         r"\b(?:system|internal|server) error\b",
     ),
-    ("syntaxerror", r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b"),
+    (
+        "syntaxerror",
+        r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b|"
+        r"\bmalformed (?:recipient )?address\b",
+    ),
 )
 
 
