@@ -66,7 +66,11 @@ def read(parsed: dsn.Parsed) -> ListRejection | None:
     sender = dsn.bare_address(parsed.header("from"))
     local_part = sender.partition("@")[0]
     from_manager = bool(LIST_MANAGER.search(local_part))
-    if not (from_manager or any(parsed.header(name) for name in LIST_HEADERS)):
+    # A message that only passed through a list (its headers) is a person's unless it says
+    # it is a machine's notice: people write "not a member" to lists too.
+    if not from_manager and not (
+        any(parsed.header(name) for name in LIST_HEADERS) and _is_a_notice(parsed)
+    ):
         return None
     text = " ".join((parsed.subject + "\n" + parsed.report_text[:6000]).lower().split())
     for reason, pattern in NOTICES:
@@ -76,6 +80,22 @@ def read(parsed: dsn.Parsed) -> ListRejection | None:
             if address:
                 return ListRejection(address, reason, _sentence_around(text, found.start()))
     return None
+
+
+NOTICE_SUBJECT = re.compile(
+    r"reject|refused|denied|not delivered|returned|moderat|held|bounce|fail|not allowed|"
+    r"alert|error|undeliver",
+    re.I,
+)
+
+
+def _is_a_notice(parsed: dsn.Parsed) -> bool:
+    automated = parsed.header("auto-submitted").strip().lower() not in ("", "no")
+    return (
+        automated
+        or parsed.header("return-path").strip() == "<>"
+        or bool(NOTICE_SUBJECT.search(parsed.subject))
+    )
 
 
 def _list_address(parsed: dsn.Parsed, manager: str) -> str:

@@ -447,3 +447,17 @@ Status: 5.1.1
     assert "action" not in by_address["gone@example.org"].as_dict()
     text_only = message(PLAIN_BOUNCE_HEADERS, "<gone@example.org>:\n550 5.1.1 no such user here\n")
     assert [r.action for r in classify(text_only).recipients] == ["failed"]
+
+
+def test_a_person_writing_through_a_list_is_still_a_person() -> None:
+    raw = message(
+        """
+From: Pat Prospect <pat@example.org>
+To: buyers@lists.example.org
+Subject: Re: Our offer
+List-Id: <buyers.lists.example.org>
+In-Reply-To: <orig-5@sales.example.com>
+""",
+        "I'm not a member of the board, but only members may post offers here, I believe.",
+    )
+    assert classify(raw).kind == "human"
