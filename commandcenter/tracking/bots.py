@@ -294,10 +294,13 @@ TV = re.compile(r"\bTV\b", re.I)
 # ("Abcd", "parser", "Google") is no browser's.
 NOT_A_BROWSER = re.compile(r"^Mozilla/|^[^(]*$", re.I)
 # Old phones' browsers and in-app views that name no platform but say what they are.
-BROWSER_HINTS = ("browser", "wap", "fban", "midp")
+BROWSER_HINTS = ("browser/", "wap", "fban", "midp")
 # "AppleWebKit/537.36 (KHTML, like Gecko; Google-Ads-Qualify)": a browser's engine comment
 # never holds more than "KHTML, like Gecko"; renderers that fetch for a service add a name.
 ENGINE_COMMENT_EXTRA = "(khtml, like gecko;"
+# "… Safari/537.36 (compatible; Google-HotelAdsVerifier/2.0)": a "compatible" comment after
+# the engine's is a tool naming itself; browsers write it first or not at all.
+LATE_COMPATIBLE = re.compile(r"\)[^()]*\(compatible; ?([^;()]+)", re.I)
 # Template or code text where a user agent should be ("${jndi:…}", "{{…}}", "<?="): a probe.
 PROBES = ("${", "{{", "<?")
 # Words of a browser's user agent, never a bot's name.
@@ -326,6 +329,9 @@ def bot(user_agent: str) -> Bot | None:
             return Bot(_name_at(user_agent, found.start(), found.group(0)), shape.why)
     if ENGINE_COMMENT_EXTRA in lowered:
         return Bot(_engine_comment_name(user_agent), "bot")
+    late = LATE_COMPATIBLE.search(user_agent) if "compatible" in lowered else None
+    if late is not None:
+        return Bot(late.group(1).strip()[:60], "bot")
     if any(probe in user_agent for probe in PROBES) or (
         NOT_A_BROWSER.match(user_agent)
         and not _names_a_platform(user_agent, lowered)

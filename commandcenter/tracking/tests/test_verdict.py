@@ -166,6 +166,13 @@ def test_it_counts_only_human_verdicts() -> None:
             "Acme-Page-Renderer) Chrome/124.0.0.0 Safari/537.36",
             "bot: Acme-Page-Renderer",
         ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.0.0 Safari/537.36 (compatible; Acme-AdsVerifier/2.0)",
+            "bot: Acme-AdsVerifier",
+        ),
+        # A mail-like name is not a mail client ("…mail/1.0" is no "Mail/1.0").
+        ("Quickmail/1.0 (domain scanner)", "bot: "),
         ("Mozilla/5.0 (compatible; Tallyho/1.0)", "not a mail client or browser: Tallyho"),
         ("Wobbleton/4.2", "not a mail client or browser: Wobbleton"),
         ("qwerty", "not a mail client or browser: qwerty"),
