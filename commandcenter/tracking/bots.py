@@ -382,6 +382,9 @@ def _name_at(user_agent: str, at: int, matched: str) -> str:
         start -= 1
     word = PRODUCT.match(user_agent, start)
     name = word.group(1) if word else matched
+    if name.islower() and name.lower() == matched.lower():
+        # A plain word ("domain scanner"), not a name: the agent's own product says who.
+        name = _own_product(user_agent) or name
     return name[:60].strip() or matched[:60]
 
 

@@ -212,7 +212,7 @@ def _user_agent_verdict(kind: str, user_agent: str) -> Verdict | None:
 MAIL_CLIENT = _ua(
     r"ms-office|MSOffice|Microsoft Outlook|Outlook-iOS|Outlook-Android|Thunderbird|"
     r"Windows-Live-Mail|Windows Mail|Airmail|Spark/|Postbox|eM Client|Mailbird|"
-    r"Evolution/|KMail|Claws Mail|SeaMonkey|YahooMobileMail|\bMail/\d",
+    r"Evolution/|\bKMail\b|Claws Mail|SeaMonkey|YahooMobileMail|\bMail/\d",
     False,
     "a mail client",
 )

@@ -172,7 +172,7 @@ def test_it_counts_only_human_verdicts() -> None:
             "bot: Acme-AdsVerifier",
         ),
         # A mail-like name is not a mail client ("…mail/1.0" is no "Mail/1.0").
-        ("Quickmail/1.0 (domain scanner)", "bot: "),
+        ("Quickmail/1.0 (domain scanner)", "bot: Quickmail"),
         ("Mozilla/5.0 (compatible; Tallyho/1.0)", "not a mail client or browser: Tallyho"),
         ("Wobbleton/4.2", "not a mail client or browser: Wobbleton"),
         ("qwerty", "not a mail client or browser: qwerty"),
