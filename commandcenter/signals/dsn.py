@@ -398,10 +398,13 @@ class Parsed:
         excluded = self._own_addresses()
         # Exim and Google name them in a header of their own.
         flagged = [a.lower() for a in ADDRESS.findall(self.header("x-failed-recipients"))]
+        text = self.report_text
         found = flagged + [
             a.lower().strip(".")
-            for a in ADDRESS.findall(self.report_text)
-            if a.lower() not in excluded and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
+            for match in ADDRESS.finditer(text)
+            if (a := match.group(0)).lower() not in excluded
+            and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
+            and not NOT_A_RECIPIENT.search(text, max(0, match.start() - 120), match.start())
         ]
         if not found:
             found = _flufl_addresses(self.raw)
@@ -419,7 +422,6 @@ class Parsed:
             own |= {a.lower() for a in ADDRESS.findall(self.original_headers.get(name, ""))}
         ids = [self.header("message-id"), self.original_message_id, *self.referenced_ids()]
         own |= {a.lower() for a in ADDRESS.findall(" ".join(ids))}
-        own |= {m.group(1).lower() for m in NOT_A_RECIPIENT.finditer(self.report_text)}
         return own
 
     def context_for(self, address: str) -> str:
@@ -440,15 +442,14 @@ class Parsed:
         return self.report_text[:3000]
 
 
-# Addresses the report's text names as something other than a recipient: a sender
-# ("from alice@…", "From: …", "Sender: …"; but "expanded from: <alias@…>" names the address
-# the recipient was written as) or a message ("Message-ID: <…>", "your message
-# <id@host>").
+# What comes right before an address the report's text names as something other than a
+# recipient: a sender ("from alice@…", "From: …", "Sender: …"; but "expanded from: <alias@…>"
+# names the address the recipient was written as) or a message ("Message-ID: <…>", "your
+# message <id@host>"). Searched only in the few characters before each address.
 NOT_A_RECIPIENT = re.compile(
-    r"(?:^(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):[ \t]*"
-    r"(?:[^<\n]*<)?|(?<!expanded )\bfrom:?[ \t]+<?|\bmessage(?:-id)?:?[ \t]+<)"
-    r"([\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9.-]+)",
-    re.I | re.M,
+    r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
+    r"[^\n]*$|(?<!expanded )\bfrom:?[ \t]+<?$|\bmessage(?:-id)?:?[ \t]+<$",
+    re.I,
 )
 FINAL_RECIPIENT = re.compile(r"^final-recipient:", re.I | re.M)
 
