@@ -376,27 +376,41 @@ def test_the_console_script_prints_the_same_lines_as_the_management_command(
     assert nothing.returncode == 2 and "usage" in nothing.stderr
 
 
-@pytest.fixture(scope="module")
-def corpus_scores():
-    if not (CORPUS / "expected.json").exists():
-        pytest.skip(f"the bounce corpus is not at {CORPUS} (it lives in shared/corpora)")
-    return score(load(CORPUS))
+# Never worse than before the classifier was rebuilt structure first (issue 9): the figures
+# it had then on sisimai's set, and floors on BounceParser's set (kind, recipients found,
+# hard-bounce verdict, reason).
+FLOORS = {
+    "bounces": (0.994, 0.984, 0.952, 0.914),
+    "bounces-bounceparser": (0.98, 0.98, 0.96, 0.90),
+}
 
 
-def test_it_gets_the_kind_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.kind_rate >= 0.98, corpus_scores.misses
+@pytest.fixture(scope="module", params=sorted(FLOORS))
+def corpus(request):
+    folder = CORPUS.parent / request.param
+    if not (folder / "expected.json").exists():
+        pytest.skip(f"the bounce corpus is not at {folder} (it lives in shared/corpora)")
+    return request.param, score(load(folder))
 
 
-def test_it_finds_the_bounced_recipients_of_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.found_rate >= 0.98, corpus_scores.misses
+def test_it_gets_the_kind_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.kind_rate >= FLOORS[name][0], scores.misses
 
 
-def test_it_gets_the_hard_bounce_verdict_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.hard_rate >= 0.95, corpus_scores.misses
+def test_it_finds_the_bounced_recipients_of_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.found_rate >= FLOORS[name][1], scores.misses
 
 
-def test_it_gets_the_reason_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.reason_rate >= 0.90, corpus_scores.misses
+def test_it_gets_the_hard_bounce_verdict_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.hard_rate >= FLOORS[name][2], scores.misses
+
+
+def test_it_gets_the_reason_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.reason_rate >= FLOORS[name][3], scores.misses
 
 
 @pytest.mark.parametrize(
