@@ -36,6 +36,22 @@ _NOT_THERE = (
 _WORDS = r"(?: [^ ]+){0,4}?"
 _PTR = r"\b(?:ptr|rdns|fcrdns|reverse[- ]?(?:dns|lookup|hostname|name|mapping|resolution))\b"
 
+# The server looked the address up in its directory and did not find it: said when the
+# address is checked, never a filter's polite refusal after the message (see
+# reasons._unknown_or_filtered), so a dead address whatever the code and the command.
+DIRECTORY_LOOKUP = (
+    r"\bnot (?:listed|found) in (?:the |our |public |domino |global )*(?:directory|"
+    r"address book|name (?:&|and) address book|ldap|recipient list)|"
+    r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
+    r"(?:directory|ldap|address book)"
+)
+_DIRECTORY_LOOKUP = re.compile(DIRECTORY_LOOKUP)
+
+
+def says_directory_has_no_such_address(text: str) -> bool:
+    return _DIRECTORY_LOOKUP.search(normalized(text)) is not None
+
+
 MEANINGS: tuple[tuple[str, str], ...] = (
     # The address itself is not there.
     (
@@ -44,10 +60,10 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         rf"(?: [a-z-]+){{0,2}}? {_ADDRESS}e?s?\b|"
         rf"\b{_ADDRESS}{_WORDS} (?:is |was |are )?{_NOT_THERE}|"
         rf"\bnot an? (?:valid|registered|known|existing|local) {_ADDRESS}\b|"
-        r"\bnot (?:listed|found) in (?:the |our |public |domino |global )*(?:directory|"
-        r"address book|name (?:&|and) address book|ldap|recipient list)|"
+        + DIRECTORY_LOOKUP
+        + r"|"
         r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
-        r"(?:directory|ldap|address book|server|system|domain)|"
+        r"(?:server|system|domain)|"
         r"\bno (?:one|body|user|mailbox|account) (?:here |by that name|at this address)|"
         r"recip(?:ient)?notfound|\bunknown or illegal\b",
     ),

@@ -1374,7 +1374,9 @@ ADDRESS_IS_DEAD = (
 
 def _says_address_is_dead(text: str) -> bool:
     lowered = text.lower()
-    return any(phrase in lowered for phrase in ADDRESS_IS_DEAD)
+    return any(
+        phrase in lowered for phrase in ADDRESS_IS_DEAD
+    ) or meaning.says_directory_has_no_such_address(text)
 
 
 SENDER_SIDE_WHEN_MAIL = frozenset({"", "userunknown", "hostunknown", "filtered"})

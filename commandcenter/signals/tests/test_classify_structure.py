@@ -461,3 +461,16 @@ In-Reply-To: <orig-5@sales.example.com>
         "I'm not a member of the board, but only members may post offers here, I believe.",
     )
     assert classify(raw).kind == "human"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "User pat (pat@example.org) not listed in public Name & Address Book",
+        "550 No entry found in the LDAP directory for pat@example.org",
+    ],
+)
+def test_a_directory_that_has_no_such_address_means_a_dead_address(words: str) -> None:
+    """A groupware's directory look-up says the address is not there whatever the code and
+    the stage: not a filter's polite refusal."""
+    assert only_recipient(failed(f"smtp; {words}")) == ("userunknown", True)
