@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
+
+from commandcenter.signals.pipe import defer_on_failure
 
 # Sub-commands that need no Django: name -> "module:function" taking the remaining args.
 PLAIN_COMMANDS = {"classify": "commandcenter.signals.classify_files:main"}
@@ -22,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commandcenter.settings")
     if len(args) > 1 and not args[1].startswith("-"):
         args[1] = args[1].replace("-", "_")
-    from django.core.management import execute_from_command_line
+    # An MTA's pipe bounces a message on any exit status but 75: see signals/pipe.py.
+    guard = defer_on_failure() if args[1:2] == ["ingest"] else nullcontext()
+    with guard:
+        from django.core.management import execute_from_command_line
 
-    execute_from_command_line(args)
+        execute_from_command_line(args)
     return 0
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from commandcenter.lib.config import email_settings, env_bool, env_int, env_url, secret_key
+from commandcenter.lib.config import (
+    email_settings,
+    env_bool,
+    env_int,
+    env_url,
+    helo_name,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COMMANDCENTER_VAR", BASE_DIR / "var"))
@@ -112,6 +119,8 @@ CATCHER_DIR = VAR_DIR / "catcher"
 MAIL_GOES_TO_CATCHER = not os.environ.get("EMAIL_URL", "").strip()
 EMAIL_URL = os.environ.get("EMAIL_URL", "").strip() or f"smtp://{CATCHER_HOST}:{CATCHER_PORT}"
 globals().update(email_settings(EMAIL_URL))
+# The name our SMTP client gives in EHLO (see commandcenter/delivery/smtp.py).
+EMAIL_HELO_NAME = helo_name(PUBLIC_URL)
 # ESP webhooks (/anymail/<esp>/tracking/) demand HTTP basic auth "user:password". Unset, they
 # refuse every request: the secret is then a random one that nobody knows.
 ANYMAIL_WEBHOOK_SECRET = os.environ.get("ANYMAIL_WEBHOOK_SECRET", "").strip()
