@@ -35,7 +35,7 @@ from pathlib import Path
 from flufl.bounce import scan_message
 
 from commandcenter.signals.classify import Classification, Recipient, classify
-from commandcenter.signals.corpus import EXPECTED_KIND, Scores, load, score, score_one
+from commandcenter.signals.corpus import Scores, load, score, score_one
 from commandcenter.signals.reasons import holding_out, recording_rules
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
