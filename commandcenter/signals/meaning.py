@@ -273,6 +273,13 @@ def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | N
 # (Not securityerror: "authentication" there is SMTP AUTH's or a required level's; nor
 # spamdetected: a spam filter's notice lists every check it ran.)
 POLICY_REASONS = frozenset({"blocked", "rejected", "policyviolation", "systemerror"})
+# The closer reasons, tried in order, each with words one of which its group needs (a
+# substring test before the search: most refusals name none of them).
+CLOSER_POLICY_REASONS = (
+    ("authfailure", ("spf", "dkim", "dmarc", "domainkey", "sender policy", "authentication")),
+    ("requireptr", ("ptr", "rdns", "reverse", "host", "dns name", "resolve", "find", "mismatch")),
+    ("badreputation", ("reputation",)),
+)
 # A DNS blocklist names the IP as listed: that is `blocked`, whatever PTR words come with it.
 LISTED = re.compile(r"\b(?:listed|blacklist|blocklist|dnsbl|rbl)\b")
 # The sentences of a queue that gave up, and the causes that can stand behind them.
@@ -311,8 +318,8 @@ def refine(reason: str, text: str) -> str:
     if reason == "spamdetected" and _by_reason("badreputation").search(lowered):
         return "badreputation"
     if reason in POLICY_REASONS:
-        for closer in ("authfailure", "requireptr", "badreputation"):
-            if _by_reason(closer).search(lowered):
+        for closer, words in CLOSER_POLICY_REASONS:
+            if any(word in lowered for word in words) and _by_reason(closer).search(lowered):
                 if closer == "requireptr" and LISTED.search(lowered):
                     return reason
                 return closer
