@@ -1330,9 +1330,11 @@ def reason_for(
         return reason
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
-    reason = reason_by_text(fallback_text[:4000]) if fallback_text != text else ""
-    if reason:
-        return reason
+    if fallback_text != text:
+        # The rest of the report: its phrases, then what its words mean.
+        reason = reason_by_text(fallback_text[:4000]) or by_meaning(fallback_text[:4000])
+        if reason:
+            return reason
     if action.startswith(("delayed", "expired")):
         return "expired"
     if status[2:4] == "6.":
