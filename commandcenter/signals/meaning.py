@@ -303,36 +303,70 @@ SPAM_LINK = re.compile(
 
 
 def refine(reason: str, text: str) -> str:
-    """The reason a policy refusal's words mean, where a phrase read it as another."""
+    """The reason the words mean, where a phrase read them as a neighbouring one."""
     lowered = normalized(text)
-    if (
-        reason in ("notaccept", "hostunknown")
-        and _by_reason("networkerror").search(lowered)
-        and not ANSWERED.search(lowered)
-    ):
-        return "networkerror"  # the lookup failed: no answer that the host is not there
+    for rule in REFINEMENTS:
+        closer = rule(reason, lowered)
+        if closer:
+            return closer
+    return reason
+
+
+def _a_failed_lookup(reason: str, lowered: str) -> str:
+    """A DNS lookup that failed is no answer that the host is not there."""
+    if reason not in ("notaccept", "hostunknown") or ANSWERED.search(lowered):
+        return ""
+    return "networkerror" if _by_reason("networkerror").search(lowered) else ""
+
+
+def _a_listing(reason: str, lowered: str) -> str:
+    """A PTR beside a blocklist listing is the listing's; a listed link is spam, not our IP;
+    a spam notice that names a reputation is about the reputation."""
     if _vetoed(reason, lowered):
         return "blocked"
     if reason == "blocked" and SPAM_LINK.search(lowered):
-        return "spamdetected"  # a link in the message is listed, not our IP
+        return "spamdetected"
     if reason == "spamdetected" and _by_reason("badreputation").search(lowered):
         return "badreputation"
-    if reason in POLICY_REASONS:
-        for closer, words in CLOSER_POLICY_REASONS:
-            if any(word in lowered for word in words) and _by_reason(closer).search(lowered):
-                if closer == "requireptr" and LISTED.search(lowered):
-                    return reason
-                return closer
-    if reason == "expired":
-        # "Expired" is the outcome (retried until the queue gave up); a cause named beside it
-        # ("could not connect", "LDAP server unavailable") is the reason.
-        cause = reason_by_meaning(GAVE_UP.sub(" ", lowered))
-        if cause in CAUSES_OF_EXPIRY:
-            return cause
-    if reason == "speeding" and _by_reason("mailboxfull").search(lowered):
-        return "mailboxfull"  # "too many messages on the server": what it holds, not a rate
-    if reason == "speeding" and _by_reason("toomanyconn").search(lowered):
-        return "toomanyconn"
+    return ""
+
+
+def _a_closer_policy(reason: str, lowered: str) -> str:
+    """A refusal that names SPF/DKIM/DMARC, a PTR or a reputation means that one."""
+    if reason not in POLICY_REASONS:
+        return ""
+    for closer, words in CLOSER_POLICY_REASONS:
+        if any(word in lowered for word in words) and _by_reason(closer).search(lowered):
+            return "" if closer == "requireptr" and LISTED.search(lowered) else closer
+    return ""
+
+
+def _the_cause_of_expiry(reason: str, lowered: str) -> str:
+    """ "Expired" is the outcome (retried until the queue gave up); a cause named beside it
+    ("could not connect", "LDAP server unavailable") is the reason."""
+    if reason != "expired":
+        return ""
+    cause = reason_by_meaning(GAVE_UP.sub(" ", lowered))
+    return cause if cause in CAUSES_OF_EXPIRY else ""
+
+
+def _connections_or_rate(reason: str, lowered: str) -> str:
+    """Too many connections at once is `toomanyconn`, too many messages over time
+    `speeding`, too many messages held on the server a full mailbox."""
+    if reason == "speeding":
+        if _by_reason("mailboxfull").search(lowered):
+            return "mailboxfull"
+        return "toomanyconn" if _by_reason("toomanyconn").search(lowered) else ""
     if reason == "toomanyconn" and not _by_reason("toomanyconn").search(lowered):
-        return "speeding" if _by_reason("speeding").search(lowered) else reason
-    return reason
+        return "speeding" if _by_reason("speeding").search(lowered) else ""
+    return ""
+
+
+# Tried in order; the first that names a closer reason decides.
+REFINEMENTS = (
+    _a_failed_lookup,
+    _a_listing,
+    _a_closer_policy,
+    _the_cause_of_expiry,
+    _connections_or_rate,
+)
