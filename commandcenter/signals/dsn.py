@@ -414,8 +414,8 @@ class Parsed:
 
     def _own_addresses(self) -> set[str]:
         """Addresses that are never a failed recipient: the report's own sender and
-        receiver, the original's sender, every Message-ID (`<id@host>` reads as an
-        address), and what the report's text names as a sender or an ID."""
+        receiver, the original's sender, and every Message-ID (`<id@host>` reads as an
+        address). (What the text names as a sender or an ID: NOT_A_RECIPIENT.)"""
         names = ("from", "to", "reply-to", "return-path", "sender")
         own = {a.lower() for a in ADDRESS.findall(" ".join(self.header(n) for n in names))}
         for name in ("from", "return-path", "sender", "reply-to"):

@@ -1323,11 +1323,8 @@ def reason_for(
     if command in ("EHLO", "HELO", "CONN"):
         return "blocked"
     by_status = reason_by_status(status)
-    if by_status and not _is_catch_all(status):
-        return by_status
-    reason = by_meaning(text) or by_status
-    if reason:
-        return reason
+    if by_status:
+        return by_status  # (what the words mean was asked above: they said nothing)
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
     if fallback_text != text:
@@ -1382,16 +1379,6 @@ def _says_address_is_dead(text: str) -> bool:
 
 
 SENDER_SIDE_WHEN_MAIL = frozenset({"", "userunknown", "hostunknown", "filtered"})
-
-
-# Codes that say little: X.Y.0 is "other or undefined" within its subject (RFC 3463), and
-# servers give 5.7.1 ("delivery not authorized") to nearly every refusal. The words of the
-# reply say more than they do.
-CATCH_ALL_STATUSES = frozenset({"5.7.1"})
-
-
-def _is_catch_all(status: str) -> bool:
-    return status.endswith(".0") or status in CATCH_ALL_STATUSES
 
 
 # A local delivery agent (procmail, maildrop, a pipe) that failed: its exit status is mapped
