@@ -1296,8 +1296,11 @@ def reason_for(
     fallback_text: str = "",
     domain: str = "",
 ) -> str:
-    """The reason for one failed recipient: its diagnostic text first, then its status code,
-    then the rest of the report, then what the action says."""
+    """The reason for one failed recipient, structure first: a 2.x.x or a decisive status
+    code (RFC 7372's authentication codes); a local delivery agent's failure; the phrase
+    tables, refined by what the words mean; a specific status code (5.1.1, 5.2.2…) before
+    looser words, else what the words mean (meaning.py); the SMTP command it answered; the
+    status code; the rest of the report; what the action says; "onhold" last."""
     if status.startswith("2."):
         return "delivered"
     if status in DECISIVE_STATUSES:
