@@ -10,7 +10,17 @@ import importlib
 import sys
 import time
 
-SECTIONS = ["seed", "sender", "folders", "classify", "startup", "tracking", "web", "campaigns"]
+SECTIONS = [
+    "seed",
+    "sender",
+    "folders",
+    "classify",
+    "verdict",
+    "startup",
+    "tracking",
+    "web",
+    "campaigns",
+]
 
 
 def main(argv: list[str]) -> int:

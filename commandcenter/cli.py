@@ -1,7 +1,9 @@
 """The `commandcenter` console script: Django's management commands under one name.
 
 Sub-commands may be written with dashes (`import-people`); they map to the management
-command of the same name with underscores.
+command of the same name with underscores. `classify` is plain Python and runs without
+setting Django up (no settings, no apps, no database): its start-up is the classifier's
+imports alone.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from contextlib import nullcontext
 
 from commandcenter.signals.pipe import defer_on_failure
 
+# Sub-commands that need no Django: name -> "module:function" taking the remaining args.
+PLAIN_COMMANDS = {"classify": "commandcenter.signals.classify_files:main"}
+
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv if argv is None else argv)
+    if len(args) > 1 and args[1] in PLAIN_COMMANDS:
+        return _run_plain(PLAIN_COMMANDS[args[1]], args[2:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commandcenter.settings")
     if len(args) > 1 and not args[1].startswith("-"):
         args[1] = args[1].replace("-", "_")
@@ -38,3 +45,10 @@ def use_lean_settings(args: list[str]) -> None:
     lean = LEAN_SETTINGS.get(args[1] if len(args) > 1 else "")
     if lean and os.environ["DJANGO_SETTINGS_MODULE"] == "commandcenter.settings":
         os.environ["DJANGO_SETTINGS_MODULE"] = lean
+
+
+def _run_plain(target: str, args: list[str]) -> int:
+    import importlib
+
+    module_name, _, function = target.partition(":")
+    return int(getattr(importlib.import_module(module_name), function)(args))

@@ -13,8 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from commandcenter.signals import autoreply, dsn, ses
-from commandcenter.signals.reasons import HARD_REASONS, HARD_WHEN_PERMANENT, reason_for
+from commandcenter.signals import autoreply, dsn, lists, ses
+from commandcenter.signals.reasons import (
+    HARD_REASONS,
+    HARD_WHEN_PERMANENT,
+    SPECIFIC_STATUSES,
+    reason_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +38,11 @@ class Recipient:
     smtp_reply_code: str = ""
     # The server's own words (not printed: `reason` is the summary of it).
     diagnostic: str = ""
+    # What the reporting server did (RFC 3464 Action, lower case): "failed", "delayed" (it
+    # is still trying: a Postfix delay warning), "delivered", "relayed", "expanded"; for a
+    # report without the field, "failed" or "delayed" as its words say; "" for complaints.
+    # Not printed by `classify` (DESIGN §4 fixes that shape); signals/apply.py reads it.
+    action: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,7 +107,7 @@ def _classify(parsed: dsn.Parsed) -> Classification:
     if complaint_type:
         parsed.feedback_report = {"feedback-type": complaint_type}
         return _complaint(parsed, result)
-    recipients = bounced_recipients(parsed)
+    recipients = bounced_recipients(parsed) or _list_rejection(parsed)
     if recipients:
         result.kind = "bounce"
         result.recipients = recipients
@@ -156,9 +166,32 @@ def _from_ses(notification: ses.Notification, result: Classification) -> Classif
                 dsn_status=status,
                 smtp_reply_code=reply_code,
                 diagnostic=entry.diagnostic[:1000],
+                action=_action(
+                    entry.action.lower(),
+                    notification.permanent and not status.startswith("2."),
+                    status,
+                ),
             )
         )
     return result
+
+
+def _list_rejection(parsed: dsn.Parsed) -> list[Recipient]:
+    """A list manager refusing our post: a failed delivery to the list, never a dead
+    address (the list is there; we may not post to it)."""
+    rejection = lists.read(parsed)
+    if rejection is None:
+        return []
+    return [
+        Recipient(
+            address=rejection.address,
+            permanent=True,
+            hard_bounce=False,
+            reason=rejection.reason,
+            diagnostic=rejection.text,
+            action="failed",
+        )
+    ]
 
 
 def _first(values: list[str]) -> str:
@@ -169,14 +202,7 @@ def _complaint(parsed: dsn.Parsed, result: Classification) -> Classification:
     report = parsed.feedback_report or {}
     result.kind = "complaint"
     result.feedback_type = (report.get("feedback-type") or "abuse").strip().lower()[:50]
-    addresses = [
-        a
-        for a in (
-            dsn.bare_address(report.get("original-rcpt-to", "")),
-            dsn.bare_address(report.get("removal-recipient", "")),
-        )
-        if a
-    ] or parsed.original_recipients()
+    addresses = parsed.feedback_recipients or parsed.original_recipients()
     result.recipients = [
         Recipient(address=a, permanent=False, hard_bounce=False, reason="feedback")
         for a in dict.fromkeys(addresses)
@@ -225,7 +251,12 @@ def _from_dsn_fields(fields: dict[str, str], parsed: dsn.Parsed) -> Recipient | 
         # "Status: 5.0.0" says only "failed"; the reply text may say more ("5.1.1 …").
         status = dsn.status_code(text) or status
     action = fields.get("action", "").strip().lower()
-    return _recipient(address, context, status, action, parsed, kind.strip().lower())
+    # No Diagnostic-Code: the words around the address in the human part are the report's
+    # prose (banners, disclaimers), weaker than a Status whose code names what failed.
+    words_decide = bool(text.strip()) or status not in SPECIFIC_STATUSES
+    return _recipient(
+        address, context, status, action, parsed, kind.strip().lower(), words_decide=words_decide
+    )
 
 
 def _from_text(parsed: dsn.Parsed) -> Iterator[Recipient]:
@@ -241,6 +272,8 @@ def _recipient(
     action: str,
     parsed: dsn.Parsed,
     diagnostic_type: str = "",
+    *,
+    words_decide: bool = True,
 ) -> Recipient:
     reply_code = dsn.reply_code(context)
     if not status and parsed.delivery_status is None:
@@ -250,7 +283,7 @@ def _recipient(
     permanent = _is_permanent(action, status, reply_code, parsed)
     command = dsn.smtp_command(context) or parsed.report_command
     reason = reason_for(
-        context,
+        context if words_decide else "",
         status,
         action=action,
         command=command,
@@ -266,7 +299,21 @@ def _recipient(
         dsn_status=status,
         smtp_reply_code=reply_code,
         diagnostic=" ".join(context.split())[:1000],
+        action=_action(action, permanent, status),
     )
+
+
+ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")
+
+
+def _action(written: str, permanent: bool, status: str) -> str:
+    """The report's Action as one of RFC 3464's words; without one, what it amounts to."""
+    word = written.split()[0].strip(";,.") if written.split() else ""
+    if word in ACTIONS:
+        return word
+    if status.startswith("2."):
+        return "delivered"
+    return "failed" if permanent else "delayed"
 
 
 def _is_permanent(action: str, status: str, reply_code: str, parsed: dsn.Parsed) -> bool:

@@ -53,7 +53,8 @@ BOUNCE_SUBJECT = re.compile(
     r"delayed mail|nicht zustellbar|unzustellbar|non remis|échec de (?:la )?remise|"
     r"no se puede entregar|no entregado|devuelto|配信|送信エラー|エラー|退信|未送达|系统退信|"
     r"failed delivery|permanent error|delivery error|mail could not|error sending|"
-    r"returned to sender|message you sent|delivery to the following|not reachable",
+    r"returned to sender|message you sent|delivery to the following|not reachable|"
+    r"mail failure|\bfailure notice\b",
     re.I,
 )
 BOUNCE_BODY = re.compile(
@@ -65,7 +66,7 @@ BOUNCE_BODY = re.compile(
     r"mailbox (?:is )?(?:full|unavailable)|remote host said|smtp error|said: [45]\d\d|"
     r"this is the qmail-send program|returned to you|delivery status notification|"
     r"message you sent|your message (?:to|was|could|did|has|cannot|wasn't)|"
-    r"giving up|gave up|bounced|retry timeout exceeded|"
+    r"giving up|gave up|bounced|retry timeout exceeded|malformed (?:recipient )?address|"
     r"[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}|"
     r"nicht zugestellt|konnte nicht|n'a pas pu|no se pudo|送信できません|配信できません|"
     r"届きませんでした|無法傳遞|无法投递|退回",
@@ -149,12 +150,28 @@ def bare_address(value: str) -> str:
     value = clean(str(value or "")).strip()
     if ";" in value:
         value = value.split(";", 1)[1]
-    value = value.strip().strip("<>").strip()
+    value = _unwrapped(value.strip().strip("<>").strip())
     if RAW_ADDRESS.fullmatch(value):
         # As the report wrote it: a quoted local part, a host without dots ("user@mailhub").
         return value.lower()
     match = ADDRESS.search(value)
     return match.group(0).strip(".").lower() if match else ""
+
+
+# What servers write before the address in a recipient field: "smtp=a@b" (Exchange),
+# "SMTP:a@b", "mailto:a@b", a second "rfc822:".
+ADDRESS_PREFIX = re.compile(r"^(?:smtp|rfc822|mailto|x400)\s*[=:]\s*", re.I)
+
+
+def _unwrapped(value: str) -> str:
+    """The address without a prefix or the quotes around it ('a@b', "a@b"); a quoted local
+    part ("a b"@example.org) keeps its quotes."""
+    value = ADDRESS_PREFIX.sub("", value).strip("<> \t")
+    if value[:1] in ("'", '"'):
+        closing = value.find(value[0], 1)
+        if not (closing > 0 and value[closing + 1 : closing + 2] == "@"):
+            value = value.strip("'\"").strip("<>")
+    return value
 
 
 def status_code(text: str) -> str:
@@ -243,6 +260,7 @@ class Parsed:
         self.subject = self.header("subject")
         self.delivery_status: list[dict[str, str]] | None = None
         self.feedback_report: dict[str, str] | None = None
+        self.feedback_recipients: list[str] = []
         self.original_headers: dict[str, str] = {}
         self.texts: list[str] = []
         self._failed: list[str] | None = None
@@ -304,14 +322,25 @@ class Parsed:
 
     def _read_feedback_report(self, part: email.message.Message) -> None:
         payload = part.get_payload()
-        fields: dict[str, str] = {}
+        pairs: list[tuple[str, str]] = []
         if isinstance(payload, list):
             for block in payload:
                 if isinstance(block, email.message.Message):
-                    fields.update({k.lower(): clean(str(v)) for k, v in block.raw_items()})
+                    pairs += [(k.lower(), clean(str(v))) for k, v in block.raw_items()]
         else:
-            fields = header_block(part_text(part))
+            pairs = header_pairs(part_text(part))
+        fields: dict[str, str] = {}
+        for name, value in pairs:
+            fields.setdefault(name, value)
         self.feedback_report = fields
+        # A report about a message sent to many names each of them (RFC 5965 §3.2: the
+        # field may repeat).
+        self.feedback_recipients = [
+            address
+            for name, value in pairs
+            if name in ("original-rcpt-to", "removal-recipient")
+            and (address := bare_address(value))
+        ]
 
     def _read_original(self, part: email.message.Message, depth: int) -> None:
         payload = part.get_payload()
@@ -369,10 +398,13 @@ class Parsed:
         excluded = self._own_addresses()
         # Exim and Google name them in a header of their own.
         flagged = [a.lower() for a in ADDRESS.findall(self.header("x-failed-recipients"))]
+        text = self.report_text
         found = flagged + [
             a.lower().strip(".")
-            for a in ADDRESS.findall(self.report_text)
-            if a.lower() not in excluded and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
+            for match in ADDRESS.finditer(text)
+            if (a := match.group(0)).lower() not in excluded
+            and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
+            and not NOT_A_RECIPIENT.search(text, max(0, match.start() - 120), match.start())
         ]
         if not found:
             found = _flufl_addresses(self.raw)
@@ -381,10 +413,15 @@ class Parsed:
         return list(dict.fromkeys(found))[:50]
 
     def _own_addresses(self) -> set[str]:
+        """Addresses that are never a failed recipient: the report's own sender and
+        receiver, the original's sender, and every Message-ID (`<id@host>` reads as an
+        address). (What the text names as a sender or an ID: NOT_A_RECIPIENT.)"""
         names = ("from", "to", "reply-to", "return-path", "sender")
         own = {a.lower() for a in ADDRESS.findall(" ".join(self.header(n) for n in names))}
-        for name in ("from", "return-path", "sender"):
+        for name in ("from", "return-path", "sender", "reply-to"):
             own |= {a.lower() for a in ADDRESS.findall(self.original_headers.get(name, ""))}
+        ids = [self.header("message-id"), self.original_message_id, *self.referenced_ids()]
+        own |= {a.lower() for a in ADDRESS.findall(" ".join(ids))}
         return own
 
     def context_for(self, address: str) -> str:
@@ -405,6 +442,15 @@ class Parsed:
         return self.report_text[:3000]
 
 
+# What comes right before an address the report's text names as something other than a
+# recipient: a sender ("from alice@…", "From: …", "Sender: …"; but "expanded from: <alias@…>"
+# names the address the recipient was written as) or a message ("Message-ID: <…>", "your
+# message <id@host>"). Searched only in the few characters before each address.
+NOT_A_RECIPIENT = re.compile(
+    r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
+    r"[^\n]*$|(?<!expanded )\bfrom:?[ \t]+<?$|\bmessage(?:-id)?:?[ \t]+<$",
+    re.I,
+)
 FINAL_RECIPIENT = re.compile(r"^final-recipient:", re.I | re.M)
 
 

@@ -4,7 +4,8 @@
 tables below, checked in order, first match wins. Image proxies that fetch the pixel when
 the recipient opens the email (Gmail, Yahoo) are human opens whose device is hidden;
 prefetchers (Apple Mail Privacy Protection), link scanners, crawlers and preview bots are
-machines.
+machines. Our mail-specific rules come first; the web's crawlers, bots and scripts are told
+after them by `bots.py` (a maintained list of bot patterns, then our rules of shape).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+from commandcenter.tracking import bots
 
 OPEN = "open"
 CLICK = "click"
@@ -65,10 +68,19 @@ class UserAgentRule:
     machine: bool
     reason: str
     kinds: frozenset[str] = BOTH
+    # Lower-case words one of which any match holds ([]: always try the pattern). A
+    # substring test is far cheaper than a case-blind search, and most agents have none.
+    words: tuple[str, ...] = ()
+
+    def matches(self, user_agent: str, lowered: str) -> bool:
+        if self.words and not any(word in lowered for word in self.words):
+            return False
+        return self.pattern.search(user_agent) is not None
 
 
 def _ua(pattern: str, machine: bool, reason: str, kinds: frozenset[str] = BOTH) -> UserAgentRule:
-    return UserAgentRule(re.compile(pattern, re.IGNORECASE), machine, reason, kinds)
+    words = tuple(bots.required_words(pattern))
+    return UserAgentRule(re.compile(pattern, re.IGNORECASE), machine, reason, kinds, words)
 
 
 # First match wins: the human image proxies come before anything that could match them.
@@ -113,19 +125,6 @@ USER_AGENT_RULES: tuple[UserAgentRule, ...] = (
         True,
         "a link-preview bot (chat or social network unfurling the link)",
     ),
-    _ua(
-        r"Googlebot|bingbot|Baiduspider|YandexBot|DuckDuckBot|AhrefsBot|SemrushBot|"
-        r"MJ12bot|PetalBot|Bytespider|GPTBot|CCBot|ClaudeBot|crawler|spider|"
-        r"compatible;[^;)]*\bbot\b|\w+bot/\d",
-        True,
-        "a web crawler",
-    ),
-    _ua(
-        r"python-requests|python-urllib|aiohttp|Go-http-client|^curl/|Wget|okhttp|"
-        r"^Java/|Apache-HttpClient|libwww-perl|node-fetch|axios/|HeadlessChrome|PhantomJS",
-        True,
-        "an automated HTTP client, not a mail client or browser",
-    ),
 )
 
 # Address ranges of machines, as their owners publish them (mail gateways' MX/egress ranges,
@@ -156,8 +155,8 @@ BURST_SECONDS = 1.0
 BURST_LINKS = 3
 
 # Mail clients and browsers, for the reason of a human verdict.
-CLIENT_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), name)
+CLIENT_NAMES: tuple[tuple[UserAgentRule, str], ...] = tuple(
+    (_ua(pattern, False, name), name)
     for pattern, name in (
         (r"Microsoft Outlook|ms-office|MSOffice", "Outlook"),
         (r"Thunderbird", "Thunderbird"),
@@ -198,10 +197,33 @@ def _user_agent_verdict(kind: str, user_agent: str) -> Verdict | None:
     """Cached: the same few user agents make most hits."""
     if not user_agent:
         return Verdict(True, "no user agent: not a mail client or browser")
+    lowered = user_agent.lower()
     for rule in USER_AGENT_RULES:
-        if kind in rule.kinds and rule.pattern.search(user_agent):
+        if kind in rule.kinds and rule.matches(user_agent, lowered):
             return Verdict(rule.machine, rule.reason)
+    found = None if MAIL_CLIENT.matches(user_agent, lowered) else bots.bot(user_agent)
+    if found is not None:
+        return Verdict(True, f"{BOT_REASONS[found.why]}: {found.name}")
     return None
+
+
+# Mail programs whose user agents do not look like a browser's ("Mozilla/4.0 (compatible;
+# ms-office; MSOffice 16)" names no platform): never judged by the shape of a bot's.
+MAIL_CLIENT = _ua(
+    r"ms-office|MSOffice|Microsoft Outlook|Outlook-iOS|Outlook-Android|Thunderbird|"
+    r"Windows-Live-Mail|Windows Mail|Airmail|Spark/|Postbox|eM Client|Mailbird|"
+    r"Evolution/|\bKMail\b|Claws Mail|SeaMonkey|YahooMobileMail|\bMail/\d",
+    False,
+    "a mail client",
+)
+
+# How a bot was told, as the verdict's reason says it ("crawler: AhrefsBot").
+BOT_REASONS = {
+    "crawler": "crawler",
+    "bot": "bot",
+    "script": "automated HTTP client, not a mail client or browser",
+    "not a browser": "not a mail client or browser",
+}
 
 
 def _ip_rule(hit: Hit, recent: Sequence[RecentHit]) -> Verdict | None:
@@ -246,8 +268,9 @@ def _burst_rule(hit: Hit, recent: Sequence[RecentHit]) -> Verdict | None:
 
 @lru_cache(maxsize=4096)
 def _client_name(user_agent: str) -> str:
-    for pattern, name in CLIENT_NAMES:
-        if pattern.search(user_agent):
+    lowered = user_agent.lower()
+    for rule, name in CLIENT_NAMES:
+        if rule.matches(user_agent, lowered):
             return f"{name} (mail client or browser)"
     return "mail client or browser"
 

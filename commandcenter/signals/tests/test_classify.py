@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -333,27 +336,81 @@ def test_it_prints_one_json_line_per_file_and_exits_1_for_an_unreadable_one(
     assert second["file"] == str(tmp_path / "missing.eml") and second["error"]
 
 
-@pytest.fixture(scope="module")
-def corpus_scores():
-    if not (CORPUS / "expected.json").exists():
-        pytest.skip(f"the bounce corpus is not at {CORPUS} (it lives in shared/corpora)")
-    return score(load(CORPUS))
+def test_the_console_script_classifies_without_setting_django_up(tmp_path: Path) -> None:
+    """`commandcenter classify` must not import Django: a settings module that cannot load
+    proves it, and the child reports which modules it imported."""
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(DSN)
+    probe = (
+        "import sys; from commandcenter.cli import main; status = main(sys.argv); "
+        "print('django' in sys.modules or any(m.startswith('django.') for m in sys.modules), "
+        "file=sys.stderr); sys.exit(status)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "no_such_settings_module"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "classify", str(bounce), str(tmp_path / "missing.eml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == "False", done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first == {"file": str(bounce), **classify(DSN).as_dict()}
+    assert second["file"] == str(tmp_path / "missing.eml") and second["error"]
 
 
-def test_it_gets_the_kind_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.kind_rate >= 0.98, corpus_scores.misses
+def test_the_console_script_prints_the_same_lines_as_the_management_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(DSN)
+    script = Path(sys.executable).with_name("commandcenter")
+    done = subprocess.run(
+        [str(script), "classify", str(bounce)], capture_output=True, text=True, timeout=60
+    )
+    call_command("classify", str(bounce))
+    assert (done.returncode, done.stdout) == (0, capsys.readouterr().out)
+    nothing = subprocess.run([str(script), "classify"], capture_output=True, text=True)
+    assert nothing.returncode == 2 and "usage" in nothing.stderr
 
 
-def test_it_finds_the_bounced_recipients_of_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.found_rate >= 0.98, corpus_scores.misses
+# Never worse than before the classifier was rebuilt structure first (issue 9): the figures
+# it had then on sisimai's set, and floors on BounceParser's set (kind, recipients found,
+# hard-bounce verdict, reason).
+FLOORS = {
+    "bounces": (0.994, 0.984, 0.952, 0.914),
+    "bounces-bounceparser": (0.98, 0.98, 0.96, 0.90),
+}
 
 
-def test_it_gets_the_hard_bounce_verdict_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.hard_rate >= 0.95, corpus_scores.misses
+@pytest.fixture(scope="module", params=sorted(FLOORS))
+def corpus(request):
+    folder = CORPUS.parent / request.param
+    if not (folder / "expected.json").exists():
+        pytest.skip(f"the bounce corpus is not at {folder} (it lives in shared/corpora)")
+    return request.param, score(load(folder))
 
 
-def test_it_gets_the_reason_right_on_the_corpus(corpus_scores) -> None:
-    assert corpus_scores.reason_rate >= 0.90, corpus_scores.misses
+def test_it_gets_the_kind_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.kind_rate >= FLOORS[name][0], scores.misses
+
+
+def test_it_finds_the_bounced_recipients_of_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.found_rate >= FLOORS[name][1], scores.misses
+
+
+def test_it_gets_the_hard_bounce_verdict_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.hard_rate >= FLOORS[name][2], scores.misses
+
+
+def test_it_gets_the_reason_right_on_the_corpora(corpus) -> None:
+    name, scores = corpus
+    assert scores.reason_rate >= FLOORS[name][3], scores.misses
 
 
 @pytest.mark.parametrize(

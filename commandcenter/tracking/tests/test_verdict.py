@@ -132,3 +132,104 @@ def test_it_counts_only_human_verdicts() -> None:
     human = verdict(Hit(OPEN, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR))
     machine = verdict(Hit(OPEN, "GET", "Mozilla/5.0", "17.1.2.3", seconds_since_sent=HOUR))
     assert (human.counts, machine.counts) == (True, False)
+
+
+# -- the web's crawlers, bots and scripts (tracking/bots.py) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "reason"),
+    [
+        # Named by crawler-user-agents' patterns.
+        (
+            "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+            "crawler: AhrefsBot",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/130.0.0.0 Mobile Safari/537.36 (compatible; "
+            "Googlebot/2.1; +http://www.google.com/bot.html)",
+            "crawler: Googlebot",
+        ),
+        ("python-requests/2.32.3", "automated HTTP client, not a mail client or browser: python"),
+        ("Go-http-client/2.0", "automated HTTP client, not a mail client or browser: Go-http"),
+        # No list names these: our rules of shape.
+        ("Zorblax/3.1 (+https://zorblax.example/about)", "bot: Zorblax"),
+        ("Quillfinder/0.9 (contact ops@quillfinder.example)", "bot: Quillfinder"),
+        ("Mozilla/5.0 (compatible; Larkspur-Linkcheck/1.2)", "bot: Larkspur-Linkcheck"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; MeadowScannerBot/1.0) Gecko/20100101 Firefox/120.0",
+            "bot: MeadowScannerBot",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko; "
+            "Acme-Page-Renderer) Chrome/124.0.0.0 Safari/537.36",
+            "bot: Acme-Page-Renderer",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.0.0 Safari/537.36 (compatible; Acme-AdsVerifier/2.0)",
+            "bot: Acme-AdsVerifier",
+        ),
+        # A mail-like name is not a mail client ("…mail/1.0" is no "Mail/1.0").
+        ("Quickmail/1.0 (domain scanner)", "bot: Quickmail"),
+        ("Mozilla/5.0 (compatible; Tallyho/1.0)", "not a mail client or browser: Tallyho"),
+        ("Wobbleton/4.2", "not a mail client or browser: Wobbleton"),
+        ("qwerty", "not a mail client or browser: qwerty"),
+        ("${jndi:ldap://probe.example/a}", "bot: "),
+    ],
+)
+def test_it_tells_the_webs_bots_with_their_name(user_agent: str, reason: str) -> None:
+    machine, found = judge(CLICK, user_agent)
+    assert machine, found
+    assert found.startswith(reason), found
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        # A phone's model is no bot, whatever a bot list's pattern says ("Butterfly",
+        # "ViewSonic" holds "Sonic").
+        "Mozilla/5.0 (Linux; Android 4.2.2; HTC Butterfly Build/JDQ39) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/31.0.1650.59 Mobile Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 4.4.2; ViewSonic V500 Build/KVT49L) AppleWebKit/535.19 "
+        "(KHTML, like Gecko) Chrome/18.0.1025.166 Mobile Safari/535.19",
+        # Mail clients whose user agents are not a browser's.
+        "Mozilla/4.0 (compatible; ms-office; MSOffice rmj)",
+        "Outlook-Android/2.0",
+        "Outlook-iOS/709.2189947.prod.iphone (4.2412.0)",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.1",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Version/4.0 Chrome/126.0.6478.71 Mobile Safari/537.36",
+        # Old phones' browsers name no platform but say what they are.
+        "QC-7135/1.0.38 UP.Browser/4.1.25i",
+    ],
+)
+def test_it_keeps_browsers_and_mail_clients_human(user_agent: str) -> None:
+    for kind in (OPEN, CLICK):
+        machine, reason = judge(kind, user_agent)
+        assert not machine, reason
+
+
+def test_the_bot_lists_index_finds_what_its_patterns_find() -> None:
+    """The index files each pattern under text it needs: it must find every bot the patterns
+    find one by one, and no other."""
+    import re
+
+    import crawleruseragents
+
+    from commandcenter.tracking import bots
+
+    patterns = [
+        re.compile(entry["pattern"]) for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA
+    ]
+    samples = [
+        instance
+        for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA
+        for instance in entry.get("instances", [])[:1]
+    ] + [CHROME, EDGE, IPHONE_SAFARI, APPLE_MAIL, OUTLOOK_DESKTOP]
+    for sample in samples:
+        expected = any(pattern.search(sample) for pattern in patterns)
+        assert (bots.listed(sample) is not None) == expected, sample
