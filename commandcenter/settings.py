@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "commandcenter.accounts",
     "commandcenter.people",
     "commandcenter.outbox",
+    "commandcenter.mailtemplates",
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",

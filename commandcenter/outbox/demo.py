@@ -17,11 +17,15 @@ from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user
+from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox import actions
 from commandcenter.outbox.compose import Content, Recipient, compose_bulk, compose_single
+from commandcenter.outbox.merge import missing_reason
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.states import Status, transition
 from commandcenter.people.models import Person
+from commandcenter.people.services import set_do_not_contact, unsubscribe_address
+from commandcenter.signals.apply import suppress
 from commandcenter.signals.record import record_signal
 
 DEMO_USER = "demo"
@@ -91,25 +95,28 @@ INDUSTRY = Content(
 )
 
 USER_UNKNOWN = "550 5.1.1 <{address}>: Recipient address rejected: User unknown (at RCPT TO)"
+# (reason, hard bounce, the server's words): reasons as bounce handling words them.
 BOUNCES = [
     (
         "userunknown",
         True,
-        "Hard bounce (userunknown): 550 5.1.1 The email account that you tried to reach "
-        "does not exist. (status 5.1.1)",
+        "550 5.1.1 The email account that you tried to reach does not exist.",
     ),
     (
         "mailboxfull",
         False,
-        "Soft bounce (mailboxfull): 552 5.2.2 The recipient's mailbox is full and can't accept "
-        "messages now. (status 5.2.2)",
+        "552 5.2.2 The recipient's mailbox is full and can't accept messages now.",
     ),
     (
         "hostunknown",
         True,
-        "Hard bounce (hostunknown): Host or domain name not found: the recipient's domain "
-        "has no mail server. (status 5.4.4)",
+        "Host or domain name not found: the recipient's domain has no mail server.",
     ),
+]
+# The saved templates of the demo user, and which demo contents were started from them.
+TEMPLATES = [
+    ("Intro: one place for every prospect email", INTRO, True),
+    ("Follow-up", FOLLOW_UP, False),
 ]
 
 
@@ -164,17 +171,43 @@ def _people(owner: User) -> list[Person]:
     return people
 
 
+def _templates(owner: User) -> dict[str, Template]:
+    """The demo's saved templates, by subject (every email of that content links to one)."""
+    made = {}
+    for name, content, shared in TEMPLATES:
+        template, _ = Template.objects.get_or_create(
+            owner=owner,
+            name=name,
+            defaults={
+                "subject": content.subject,
+                "body_text": content.body_text,
+                "body_html": content.body_html,
+                "shared": shared,
+            },
+        )
+        made[content.subject] = template
+    return made
+
+
+def _link_templates(owner: User, templates: dict[str, Template]) -> None:
+    for subject, template in templates.items():
+        Email.objects.filter(owner=owner, template_subject=subject).update(template=template)
+
+
 def _demo_outbox(demo: User) -> None:
     people = _people(demo)
     now = timezone.now()
     prospects = iter(people)
+    templates = _templates(demo)
     _delivered_with_engagement(demo, prospects, now)
     _archived(demo, prospects, now)
     _scheduled(demo, prospects, now)
     _drafts(demo, prospects)
     _failed(demo, prospects, now)
     _bounced_and_spam(demo, prospects, now)
+    _do_not_contact(next(prospects), now)
     _batches(demo, people, now)
+    _link_templates(demo, templates)
 
 
 def _delivered_with_engagement(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
@@ -239,8 +272,24 @@ def _failed(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
         sources=[Status.IN_PROGRESS],
         updates={"failed_at": now - dt.timedelta(days=1, hours=3), "attempts": 1},
     )
-    # compose puts these in Failed itself: a merge field it cannot fill, an unsubscribed person.
-    _compose_now(demo, next(prospects), INDUSTRY)
+    # A merge field that was there when the email was scheduled, and gone when it was due:
+    # the sender fails it (compose itself refuses a field it cannot fill).
+    lost_field = next(prospects)
+    lost_field.custom_fields = {"industry": "insurance"}
+    lost_field.save(update_fields=["custom_fields"])
+    email = _compose_now(demo, lost_field, INDUSTRY)
+    lost_field.custom_fields = {}
+    lost_field.save(update_fields=["custom_fields"])
+    _claim(email)
+    transition(
+        email.pk,
+        Status.FAILED,
+        kind="failed",
+        reason=missing_reason(["industry"], [lost_field.email]),
+        sources=[Status.IN_PROGRESS],
+        updates={"claimed_by": "", "failed_at": now - dt.timedelta(hours=5)},
+    )
+    # compose puts this one in Failed itself: the person unsubscribed.
     unsubscribed = next(prospects)
     unsubscribed.unsubscribed_at = now - dt.timedelta(days=8)
     unsubscribed.save(update_fields=["unsubscribed_at"])
@@ -248,25 +297,36 @@ def _failed(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
 
 
 def _bounced_and_spam(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
-    for days, (reason, hard, detail) in enumerate(BOUNCES, start=2):
+    # As bounce handling leaves them: a hard bounce puts the address on the suppression list.
+    for days, (reason, hard, words) in enumerate(BOUNCES, start=2):
         email = _sent(demo, next(prospects), INTRO, now - dt.timedelta(days=days))
+        detail = f"{reason}: {words}" + (" (hard bounce)" if hard else "")
         record_signal(
             email,
             "bounced",
             target=Status.BOUNCED,
             detail=detail,
-            payload=f"Status: {'5' if hard else '4'}.x.x\nDiagnostic-Code: smtp; {detail}",
+            payload=f"Status: {'5' if hard else '4'}.x.x\nDiagnostic-Code: smtp; {words}",
             data={"reason": reason, "hard_bounce": hard},
         )
+        if hard:
+            suppress(email.to_address, detail)
+    # A complaint unsubscribes the person, as complaint handling does.
     email = _sent(demo, next(prospects), FOLLOW_UP, now - dt.timedelta(days=5))
     record_signal(
         email,
         "complained",
         target=Status.SPAM,
-        detail="The recipient marked it as spam (feedback report from their mailbox provider).",
+        detail="The recipient marked it as spam (abuse).",
         payload="Feedback-Type: abuse",
         data={"feedback_type": "abuse"},
     )
+    unsubscribe_address(email.to_address)
+
+
+def _do_not_contact(person: Person, now: dt.datetime) -> None:
+    set_do_not_contact(person, True, "Asked on a call not to be emailed again.")
+    Person.objects.filter(pk=person.pk).update(do_not_contact_at=now - dt.timedelta(days=3))
 
 
 def _batches(demo: User, people: list[Person], now: dt.datetime) -> None:

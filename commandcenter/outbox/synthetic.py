@@ -70,6 +70,10 @@ SUBJECTS = [
     "Re: our call",
 ]
 BODY = "Hi {first},\n\nWould a 15-minute call next week make sense?\n\nBest,\nRep"
+# The same as the rep wrote them (Email.template_*): the rows' subjects and bodies are these
+# with the merge fields filled.
+SUBJECT_TEMPLATES = [s.replace("{company}", "{{company}}") for s in SUBJECTS]
+BODY_TEMPLATE = BODY.replace("{first}", "{{first_name}}")
 REASONS: dict[str, list[str]] = {
     Status.FAILED: [
         "550 5.1.1 <{to}>: Recipient address rejected: User unknown (at RCPT TO)",
@@ -99,7 +103,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
 EMAIL_COLUMNS = [
     "id", "owner_id", "person_id", "to_address", "subject", "body_text", "status", "reason",
     "token", "message_id", "created_at", "updated_at", "send_at", "due_at", "sent_at",
-    "failed_at", "sort_at", "attempts", "opens", "clicks", "replies",
+    "failed_at", "sort_at", "attempts", "opens", "clicks", "replies", "template_subject",
 ]  # fmt: skip
 # Columns every generated email has the same value in: written by the database (SQL literal
 # for SQLite, COPY text for PostgreSQL) instead of being bound a million times.
@@ -110,6 +114,13 @@ EMAIL_CONSTANTS: dict[str, tuple[str, str]] = {
     "claimed_by": ("''", ""),
     "lease_until": ("NULL", r"\N"),
     "handoff_started_at": ("NULL", r"\N"),
+    "template_body_text": (
+        "'" + BODY_TEMPLATE.replace("'", "''") + "'",
+        BODY_TEMPLATE.replace("\\", "\\\\").replace("\n", "\\n"),
+    ),
+    "template_body_html": ("''", ""),
+    "template_id": ("NULL", r"\N"),
+    "send_zone": ("''", ""),
 }
 PERSON_COLUMNS = [
     "id",
@@ -122,6 +133,8 @@ PERSON_COLUMNS = [
     "time_zone",
     "custom_fields",
     "do_not_contact",
+    "do_not_contact_reason",
+    "do_not_contact_at",
     "unsubscribed_at",
     "created_at",
     "updated_at",
@@ -248,7 +261,7 @@ class _Generator:
                 pid, owner_id, address,
                 FIRST_NAMES[pid % len(FIRST_NAMES)], LAST_NAMES[pid % len(LAST_NAMES)],
                 COMPANIES[pid % len(COMPANIES)], TITLES[pid % len(TITLES)],
-                "", "{}", self.false, None, now, now,
+                "", "{}", self.false, "", None, None, now, now,
             )  # fmt: skip
 
     def emails(
@@ -301,7 +314,7 @@ class _Generator:
         return (
             email_id, owner, person, to, subject, body, status, reason, token, message_id,
             created, when, send_at, due_at, sent_at, failed_at, when, attempts,
-            opens, clicks, replies,
+            opens, clicks, replies, SUBJECT_TEMPLATES[email_id % len(SUBJECTS)],
         )  # fmt: skip
 
     def _event(self, email: Row) -> Row:
