@@ -175,10 +175,9 @@ def patch_email(request: HttpRequest, email_id: int, payload: EmailPatch) -> dic
     if "edit" not in actions.actions_for(email):
         label = Status(email.status).label
         raise HttpError(409, f"Edit is not possible for a {label} email.")
-    if email.status == Status.FAILED and "draft" in changes:
-        # draft: false on a failed email means "send it again" (Retry Send's rules apply).
-        if changes["draft"]:
-            raise BadInput({"draft": "A failed email cannot become a draft."})
+    # draft: false on a failed email means "send it again" (Retry Send's rules apply).
+    if email.status == Status.FAILED and changes.get("draft"):
+        raise BadInput({"draft": "A failed email cannot become a draft."})
     email = edit_email(viewer(request).writer(), email, **changes)
     return email_json(email)
 

@@ -285,8 +285,8 @@ def all_times(data: Any) -> list[str]:
 
 def test_it_gives_every_timestamp_in_utc_with_a_z(api: Api, alice: User) -> None:
     paris = (timezone.now() + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=1)))
-    created = api.post("/emails", alice, {"to": "pat@prospect.example", "subject": "Hi",
-                                          "body_text": "x", "send_at": paris.isoformat()})  # fmt: skip
+    body = {"to": "pat@prospect.example", "subject": "Hi", "body_text": "x"}
+    created = api.post("/emails", alice, body | {"send_at": paris.isoformat()})
     shown = api.get(f"/emails/{created.data['id']}", alice)
     listed = api.get("/emails?folder=scheduled", alice)
     person = api.get(f"/people/{created.data['person']['id']}", alice)
