@@ -309,6 +309,7 @@ def _bounced_and_spam(demo: User, prospects: Iterator[Person], now: dt.datetime)
             payload=f"Status: {'5' if hard else '4'}.x.x\nDiagnostic-Code: smtp; {words}",
             data={"reason": reason, "hard_bounce": hard},
         )
+        _date_undelivered(email, (email.sent_at or now) + dt.timedelta(minutes=2))
         if hard:
             suppress(email.to_address, detail)
     # A complaint unsubscribes the person, as complaint handling does.
@@ -321,6 +322,7 @@ def _bounced_and_spam(demo: User, prospects: Iterator[Person], now: dt.datetime)
         payload="Feedback-Type: abuse",
         data={"feedback_type": "abuse"},
     )
+    _date_undelivered(email, now - dt.timedelta(days=4))
     unsubscribe_address(email.to_address)
 
 
@@ -423,21 +425,88 @@ def _deliver(email: Email, sent_at: dt.datetime) -> None:
         )
 
 
+# (user agent, what tracking's verdict says): a person on an iPhone, in Outlook, behind
+# Gmail's image proxy, and Apple's privacy proxy fetching the pixel as the email arrives.
+IPHONE_MAIL = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+OUTLOOK = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+HUMAN_OPENS = [
+    (IPHONE_MAIL, "a person's iOS (mail client or browser)"),
+    (OUTLOOK, "a person's Outlook (mail client or browser)"),
+    (
+        GMAIL_PROXY,
+        "Gmail's image proxy fetched the pixel as the recipient opened the email: "
+        "a real open; Google hides the device",
+    ),
+]
+PRIVACY_PREFETCH = (
+    "Mozilla/5.0",
+    "Apple Mail Privacy Protection prefetch (its proxy sends a bare 'Mozilla/5.0')",
+)
+
+
 def _engage(email: Email, opens: int, clicks: int, replies: int) -> None:
-    browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"
-    for _ in range(opens):
-        record_signal(email, "opened", counter="opens", data={"human": True, "user_agent": browser})
-    for _ in range(clicks):
-        record_signal(
+    """Opens, clicks and replies as tracking and inbound mail record them, in the hours after
+    the email was sent; an engaged email also got one machine open that is not counted."""
+    sent = email.sent_at or timezone.now()
+    if opens:
+        agent, reason = PRIVACY_PREFETCH
+        _signal_at(email, sent + dt.timedelta(seconds=1), "opened", None, agent, reason, True)
+    for number in range(opens):
+        agent, reason = HUMAN_OPENS[number % len(HUMAN_OPENS)]
+        at = sent + dt.timedelta(hours=1 + 3 * number)
+        _signal_at(email, at, "opened", "opens", agent, reason, False)
+    for number in range(clicks):
+        at = sent + dt.timedelta(hours=2 + 3 * number)
+        _signal_at(
             email,
+            at,
             "clicked",
-            counter="clicks",
-            data={"human": True, "url": "https://commandcenter.example/pricing"},
+            "clicks",
+            IPHONE_MAIL,
+            HUMAN_OPENS[0][1],
+            False,
+            url="https://commandcenter.example/pricing",
         )
-    for _ in range(replies):
+    for number in range(replies):
         record_signal(
             email,
             "replied",
             counter="replies",
             detail="Sounds good — Thursday 10:00 works for me.",
         )
+        _date_last_event(email, sent + dt.timedelta(hours=5 + number))
+
+
+def _signal_at(
+    email: Email,
+    at: dt.datetime,
+    kind: str,
+    counter: str | None,
+    agent: str,
+    reason: str,
+    machine: bool,
+    url: str = "",
+) -> None:
+    data = {"machine": machine, "reason": reason, "excluded": False, "user_agent": agent}
+    if url:
+        data["url"] = url
+    record_signal(email, kind, counter=counter, detail=reason, data=data)
+    _date_last_event(email, at)
+
+
+def _date_undelivered(email: Email, at: dt.datetime) -> None:
+    """A bounce or complaint that came in at `at`: its event, and the date its folder shows."""
+    _date_last_event(email, at)
+    Email.objects.filter(pk=email.pk).update(failed_at=at, sort_at=at)
+
+
+def _date_last_event(email: Email, at: dt.datetime) -> None:
+    last = Event.objects.filter(email_id=email.pk).order_by("-id").first()
+    if last is not None:
+        Event.objects.filter(pk=last.pk).update(created_at=min(at, timezone.now()))

@@ -97,16 +97,15 @@ def _do_not_contact(m: re.Match[str]) -> Explained:
 
 
 def _domain_blocked(m: re.Match[str]) -> Explained:
-    return Explained(
-        _("The recipient's domain %(domain)s is blocked:") % {"domain": m["domain"]}, m["q"]
-    )
+    inner = explain(m["q"])
+    text = _("The recipient's domain %(domain)s is blocked:") % {"domain": m["domain"]}
+    return Explained(f"{text} {inner.text}".strip(), inner.quote)
 
 
 def _suppressed(m: re.Match[str]) -> Explained:
-    return Explained(
-        _("The address is on the suppression list since %(date)s:") % {"date": m["date"]},
-        m["q"],
-    )
+    inner = explain(m["q"])
+    text = _("The address is on the suppression list since %(date)s:") % {"date": m["date"]}
+    return Explained(f"{text} {inner.text}".strip(), inner.quote)
 
 
 def _merge(m: re.Match[str]) -> Explained:

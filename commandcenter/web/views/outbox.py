@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,10 +13,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from commandcenter.outbox.actions import ACTIONS, ActionRefused, apply
+from commandcenter.accounts.models import User
+from commandcenter.delivery.models import SentMessage
+from commandcenter.outbox.actions import ACTIONS, ActionRefused, apply, retry_refusal
 from commandcenter.outbox.models import Batch, Email
 from commandcenter.outbox.queries import BadCursor, folder_counts, folder_page
-from commandcenter.outbox.states import FOLDERS, IllegalTransition, Status
+from commandcenter.outbox.reasons import explain
+from commandcenter.outbox.states import FOLDERS, UNDELIVERED, IllegalTransition, Status
+from commandcenter.people.models import Suppression
+from commandcenter.people.services import suppressions_for
 from commandcenter.web.decorators import web_view
 from commandcenter.web.folders import (
     ACTION_LABELS,
@@ -26,12 +33,15 @@ from commandcenter.web.folders import (
 )
 from commandcenter.web.rows import build_rows, row_actions
 from commandcenter.web.scope import scope_for, signed_in_user
+from commandcenter.web.timeline import timeline
+from commandcenter.web.when import formatted, scheduled_for, with_zone, zone_name
 
 MAX_SELECTION = 1000
 MAX_REFUSALS_SHOWN = 5
 BULK_ACTIONS = ("archive", "unarchive", "retry", "delete")
 # Folders whose rows change by themselves within seconds: the list refreshes itself.
 LIVE_FOLDERS = frozenset({Status.IN_PROGRESS})
+SENT_STATUSES = frozenset({Status.DELIVERED, Status.ARCHIVED, Status.BOUNCED, Status.SPAM})
 
 
 @web_view
@@ -66,6 +76,8 @@ def folder(request: HttpRequest, name: str) -> HttpResponse:
         "scope": scope,
         "bulk_actions": _bulk_actions(name) if scope.is_own else [],
         "live": name in LIVE_FOLDERS,
+        "zone": zone_name(),
+        "sending": _sending(request, user) if scope.is_own else None,
         **_row_context(name),
     }
     if request.headers.get("HX-Request") and request.GET.get("part") == "rows":
@@ -75,6 +87,19 @@ def folder(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "web/folder.html", context)
 
 
+def _sending(request: HttpRequest, user: User) -> Email | None:
+    """The email just sent with "Send now", while it is on its way (its row follows it)."""
+    raw = request.GET.get("sending", "")
+    if not raw.isdigit() or len(raw) > 18:
+        return None
+    on_its_way = [Status.SCHEDULED, Status.IN_PROGRESS]
+    return (
+        Email.objects.filter(pk=int(raw), owner=user, status__in=on_its_way)
+        .select_related("person")
+        .first()
+    )
+
+
 def _row_context(name: str) -> dict[str, object]:
     """What every row prints alike, worked out once per page instead of once per row."""
     return {
@@ -82,9 +107,14 @@ def _row_context(name: str) -> dict[str, object]:
         # Row links are these prefixes plus the id: one reverse() a page, not three a row.
         "email_url": reverse("web:email", args=[0]).removesuffix("0/"),
         "batch_url": reverse("web:batch_rows", args=[0, name]).removesuffix(f"0/{name}/"),
+        "group_url": reverse("web:batch", args=[0]).removesuffix("0/"),
         # Every email of a folder has the folder's status.
         "status_label": STATUS_LABELS[name],
         "text": {
+            "views": _("Views"),
+            "clicks": _("Clicks"),
+            "replies": _("Replies"),
+            "campaign": _("Campaign"),
             "select": _("Select"),
             "group": _("Group email"),
             "no_subject": _("(no subject)"),
@@ -128,16 +158,104 @@ def viewable_email(request: HttpRequest, email_id: int) -> Email:
 def email_detail(request: HttpRequest, email_id: int) -> HttpResponse:
     email = viewable_email(request, email_id)
     user = signed_in_user(request)
+    own = email.owner_id == user.pk
+    refusal = retry_refusal(email) if "retry" in ACTIONS.get(email.status, ()) else None
+    subject, body_text, body_html = email.written()
     context = {
         "email": email,
-        "events": list(email.events.all()),
-        "actions": row_actions(email, editable=email.owner_id == user.pk),
+        "entries": timeline(email, email.events.all()),
+        "actions": row_actions(email, editable=own),
         "action_labels": ACTION_LABELS,
+        "reason": explain(email.reason).html() if email.reason else "",
+        "dates": _dates(email),
+        "retry_refusal": refusal if own else None,
+        "suppression": _liftable_suppression(user, email) if refusal else None,
+        "written": {"subject": subject, "body_text": body_text, "body_html": body_html},
+        "written_differs": (subject, body_text, body_html)
+        != (email.subject, email.body_text, email.body_html),
+        "has_original": SentMessage.objects.filter(email_id=email.pk).exists(),
+        "zone": zone_name(),
         "back": reverse("web:folder", args=[email.status])
         if email.status in FOLDERS
         else reverse("web:home"),
     }
     return render(request, "web/email.html", context)
+
+
+def _dates(email: Email) -> list[tuple[str, str]]:
+    """The dates that say where the email is now (an old failure of a retried email is
+    history: the timeline keeps it)."""
+    dates: list[tuple[str, str]] = []
+    if email.status in {Status.SCHEDULED, Status.IN_PROGRESS} and email.send_at:
+        dates.append((_("Scheduled for"), scheduled_for(email.send_at, email.send_zone)))
+    if email.sent_at and email.status in SENT_STATUSES:
+        dates.append((_("Sent"), with_zone(email.sent_at)))
+    if email.failed_at and email.status in UNDELIVERED:
+        dates.append((STATUS_LABELS[email.status], with_zone(email.failed_at)))
+    if email.status == Status.DRAFT:
+        dates.append((_("Last edited"), with_zone(email.updated_at)))
+    return dates
+
+
+def _liftable_suppression(user: User, email: Email) -> Suppression | None:
+    """The suppression an admin could lift for this recipient (with its own confirmation)."""
+    if not user.is_admin:
+        return None
+    return suppressions_for([email.to_address]).get(email.to_address.lower())
+
+
+@web_view
+@require_GET
+def email_original(request: HttpRequest, email_id: int) -> HttpResponse:
+    """The exact message that went out, headers and MIME, as plain text (or as a .eml file)."""
+    email = viewable_email(request, email_id)
+    kept = get_object_or_404(SentMessage, email_id=email.pk)
+    download = request.GET.get("download") == "1"
+    response = HttpResponse(
+        kept.raw, content_type="message/rfc822" if download else "text/plain; charset=utf-8"
+    )
+    disposition = "attachment" if download else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="email-{email.pk}.eml"'
+    return response
+
+
+@web_view
+@require_GET
+def email_row(request: HttpRequest, email_id: int) -> HttpResponse:
+    """One email's row, for a row that follows its email live ("Sending to Pat…")."""
+    email = viewable_email(request, email_id)
+    user = signed_in_user(request)
+    context = {
+        "rows": build_rows([email], email.status, own_ids={user.pk}),
+        "live_email": email.status in {Status.SCHEDULED, Status.IN_PROGRESS},
+        **_row_context(email.status),
+        "status_label": STATUS_LABELS[email.status],
+    }
+    return render(request, "web/_live_row.html", context)
+
+
+@web_view
+@require_GET
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """A Group (or Select and Send) email: its content, its members and what became of each."""
+    scope = scope_for(request)
+    batch = get_object_or_404(Batch, pk=batch_id, owner_id__in=scope.owner_ids)
+    emails = list(
+        Email.objects.visible()
+        .filter(batch=batch)
+        .select_related("person")
+        .order_by("status", "to_address")[:MAX_SELECTION]
+    )
+    counts = Counter(email.status for email in emails)
+    context = {
+        "batch": batch,
+        "members": [(e, formatted(e.sort_at, "short")) for e in emails],
+        "first": emails[0] if emails else None,
+        "counts": [(STATUS_LABELS[f], counts[f], f) for f in FOLDERS if counts[f]],
+        "zone": zone_name(),
+        "mode_label": _("Group email") if batch.mode == Batch.Mode.GROUP else _("Select and Send"),
+    }
+    return render(request, "web/batch.html", context)
 
 
 @web_view
