@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from django.utils import timezone
@@ -28,7 +29,7 @@ def keep_sent_messages(handovers: Iterable[Handover]) -> None:
         )
 
 
-def _row(handover: Handover, now: object) -> SentMessage:
+def _row(handover: Handover, now: dt.datetime) -> SentMessage:
     outgoing = handover.outgoing
     if outgoing.data:
         raw, via = outgoing.data, SentMessage.Via.SMTP

@@ -209,6 +209,6 @@ def missing_fields(
 
 def render(template: str, person: Person, user: User, *, html_escape: bool = False) -> str:
     """One template filled; MissingMergeField naming the fields that cannot be filled."""
-    part = "body_html" if html_escape else "body_text"
-    rendered = render_for(user, person, "", **{part: template})
-    return rendered.body_html if html_escape else rendered.body_text
+    if html_escape:
+        return render_for(user, person, "", "", template).body_html
+    return render_for(user, person, "", template).body_text

@@ -134,7 +134,7 @@ class Email(models.Model):
 
     @property
     def is_group(self) -> bool:
-        return self.batch_id is not None and self.batch.mode == Batch.Mode.GROUP
+        return self.batch is not None and self.batch.mode == Batch.Mode.GROUP
 
 
 class Event(models.Model):

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -21,6 +21,9 @@ from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox.merge import PERSON_FIELDS, REP_FIELDS, is_field_name
 from commandcenter.outbox.models import MergeDefault
 from commandcenter.people.models import Person
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -59,7 +62,7 @@ class ScheduleFields(forms.Form):
         return dt.datetime.combine(date, time).replace(tzinfo=zone)
 
 
-def to_field(label: str) -> forms.CharField:
+def to_field(label: StrOrPromise) -> forms.CharField:
     """The "To" field: it suggests the rep's people as they type (htmx, see app.js)."""
     return forms.CharField(
         label=label,

@@ -86,12 +86,12 @@ def person_rows(people: list[Person]) -> list[PersonRow]:
     rows = []
     for person in people:
         total = totals.get(person.pk, {})
-        email = last.get(person.pk)
+        latest = last.get(person.pk)
         rows.append(
             PersonRow(
                 person,
-                last_email=email,
-                last_when=formatted(email.sort_at, "short") if email else "",
+                last_email=latest,
+                last_when=formatted(latest.sort_at, "short") if latest else "",
                 opens=total.get("opens") or 0,
                 clicks=total.get("clicks") or 0,
                 replies=total.get("replies") or 0,

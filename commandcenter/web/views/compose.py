@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -131,9 +131,10 @@ def _editor_context(user: User, form: forms.Form) -> dict[str, object]:
 def _fills_for(request: HttpRequest, address: str, prefix: str = "fill") -> dict[str, str]:
     """Merge-field values typed into the "fill it in" inputs (PREFIX-FIELD) for one address."""
     values = {}
-    for key, value in request.POST.items():
-        if key.startswith(prefix + "-") and value.strip():
-            values[key.removeprefix(prefix + "-")] = value.strip()
+    for key in request.POST:
+        value = request.POST.get(key, "").strip()
+        if key.startswith(prefix + "-") and value:
+            values[key.removeprefix(prefix + "-")] = value
     return values if address else {}
 
 
@@ -224,8 +225,11 @@ def _save_as_template(request: HttpRequest, user: User, form: ContentFields) -> 
             form.add_error(key if key in form.fields else None, message)
         return
     messages.success(request, _("Saved as the template “%(name)s”.") % {"name": template.name})
-    form.data = form.data.copy()
-    form.data["template"] = str(template.pk)
+    if isinstance(form.data, QueryDict):
+        # The form goes on as started from the template just saved.
+        data = form.data.copy()
+        data["template"] = str(template.pk)
+        form.data = data
 
 
 def _after_saving(request: HttpRequest, email: Email) -> HttpResponse:

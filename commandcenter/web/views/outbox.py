@@ -191,7 +191,7 @@ def _dates(email: Email) -> list[tuple[str, str]]:
     if email.sent_at and email.status in SENT_STATUSES:
         dates.append((_("Sent"), with_zone(email.sent_at)))
     if email.failed_at and email.status in UNDELIVERED:
-        dates.append((STATUS_LABELS[email.status], with_zone(email.failed_at)))
+        dates.append((str(STATUS_LABELS[email.status]), with_zone(email.failed_at)))
     if email.status == Status.DRAFT:
         dates.append((_("Last edited"), with_zone(email.updated_at)))
     return dates
