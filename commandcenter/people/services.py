@@ -20,15 +20,19 @@ MAX_ADDRESS = 254
 def normalise_address(raw: object) -> str:
     """A lower-cased, validated address; ValidationError naming the bad value otherwise."""
     if not isinstance(raw, str):
-        raise ValidationError(f"{raw!r} is not an email address.")
+        raise ValidationError(_("%(value)r is not an email address.") % {"value": raw})
     address = raw.strip()
     if len(address) > MAX_ADDRESS:
         # validate_email allows 320; the email columns (and SMTP paths) hold 254.
-        raise ValidationError(f"An email address has at most {MAX_ADDRESS} characters.")
+        raise ValidationError(
+            _("An email address has at most %(n)d characters.") % {"n": MAX_ADDRESS}
+        )
     try:
         validate_email(address)
     except ValidationError:
-        raise ValidationError(f"{address[:254]!r} is not a valid email address.") from None
+        raise ValidationError(
+            _("%(value)r is not a valid email address.") % {"value": address[:254]}
+        ) from None
     return address.lower()
 
 

@@ -290,7 +290,6 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
         required=False,
-        help_text=_("Columns: email, first_name, last_name, company, title, time_zone."),
     )
     # The previewed file travels back with the confirmation so the import is what was shown.
     csv_text = forms.CharField(required=False, widget=forms.HiddenInput)

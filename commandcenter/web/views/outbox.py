@@ -8,7 +8,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -16,12 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from commandcenter.accounts.models import User
 from commandcenter.delivery.models import SentMessage
 from commandcenter.outbox.actions import ACTIONS, ActionRefused, apply, retry_refusal
+from commandcenter.outbox.labels import status_label
 from commandcenter.outbox.models import Batch, Email
 from commandcenter.outbox.queries import BadCursor, folder_counts, folder_page
 from commandcenter.outbox.reasons import explain
 from commandcenter.outbox.states import FOLDERS, UNDELIVERED, IllegalTransition, Status
 from commandcenter.people.models import Suppression
-from commandcenter.people.services import suppressions_for
+from commandcenter.people.services import blocking_reason, suppressions_for
 from commandcenter.web.decorators import web_view
 from commandcenter.web.folders import (
     ACTION_LABELS,
@@ -168,7 +171,7 @@ def email_detail(request: HttpRequest, email_id: int) -> HttpResponse:
         "action_labels": ACTION_LABELS,
         "reason": explain(email.reason).html() if email.reason else "",
         "dates": _dates(email),
-        "retry_refusal": refusal if own else None,
+        "retry_refusal": _refusal_html(email, refusal) if own and refusal else None,
         "suppression": _liftable_suppression(user, email) if refusal else None,
         "written": {"subject": subject, "body_text": body_text, "body_html": body_html},
         "written_differs": (subject, body_text, body_html)
@@ -195,6 +198,14 @@ def _dates(email: Email) -> list[tuple[str, str]]:
     if email.status == Status.DRAFT:
         dates.append((_("Last edited"), with_zone(email.updated_at)))
     return dates
+
+
+def _refusal_html(email: Email, refusal: str) -> SafeString:
+    """Why Retry Send is not offered, with a suppression's or server's words quoted."""
+    reason = blocking_reason(email.person) if email.status != Status.SPAM else None
+    if not reason:
+        return format_html("{}", refusal)
+    return format_html("{} {}", _("Retry Send would fail:"), explain(reason).html())
 
 
 def _liftable_suppression(user: User, email: Email) -> Suppression | None:
@@ -312,7 +323,12 @@ def email_actions(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     action, ids = selected
     user = signed_in_user(request)
-    emails = list(Email.objects.visible().filter(owner=user, pk__in=ids).order_by("-sort_at"))
+    emails = list(
+        Email.objects.visible()
+        .filter(owner=user, pk__in=ids)
+        .select_related("person")
+        .order_by("-sort_at")
+    )
     if len(emails) != len(ids):
         # Someone else's email, or one that no longer exists: act on none of them.
         raise Http404
@@ -330,19 +346,30 @@ def email_actions(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-def _apply_all(emails: list[Email], action: str) -> tuple[int, list[str]]:
-    done, refused = 0, []
+def _apply_all(emails: list[Email], action: str) -> tuple[int, list[str | SafeString]]:
+    done: int = 0
+    refused: list[str | SafeString] = []
     for email in emails:
         if action == "delete" and "delete" not in row_actions(email, editable=True):
             refused.append(_("Campaign emails cannot be deleted: %(to)s") % {"to": email})
             continue
         try:
             apply(email, action)
-        except (ActionRefused, IllegalTransition) as error:
-            refused.append(str(error))
+        except ActionRefused as error:
+            refused.append(_refusal_html(email, str(error)) if action == "retry" else str(error))
+        except IllegalTransition as error:
+            refused.append(_moved_meanwhile(error))
         else:
             done += 1
     return done, refused
+
+
+def _moved_meanwhile(error: IllegalTransition) -> str:
+    """IllegalTransition in words for the rep: someone (the sender) moved it meanwhile."""
+    return _("This email is %(current)s now; it cannot become %(target)s.") % {
+        "current": status_label(error.current),
+        "target": status_label(error.target),
+    }
 
 
 def _done_message(action: str, count: int) -> str:
