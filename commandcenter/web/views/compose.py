@@ -160,7 +160,7 @@ def compose(request: HttpRequest) -> HttpResponse:
         form = SingleEmailForm(initial=initial)
     else:
         form = SingleEmailForm(request.POST)
-        if intent == "save_template" and form.is_valid():
+        if intent == "save_template" and _valid_content(form):
             _save_as_template(request, user, form)
         elif intent in INTENTS and form.is_valid():
             email, missing = _compose_single(request, user, form, intent)
@@ -170,9 +170,16 @@ def compose(request: HttpRequest) -> HttpResponse:
     return render(request, "web/compose.html", {**_editor_context(user, form), **context})
 
 
+def _valid_content(form: forms.Form) -> bool:
+    """The content fields are fine (a template needs no recipient nor send time)."""
+    form.is_valid()
+    form.errors.pop("to", None)
+    return all(name not in form.errors for name in ("subject", "body_text", "body_html"))
+
+
 def _content_of(form: ContentFields) -> Content:
     data = form.cleaned_data
-    return Content(data["subject"], data["body_text"], data["body_html"])
+    return Content(data.get("subject", ""), data.get("body_text", ""), data.get("body_html", ""))
 
 
 def _chosen_template(user: User, form: ContentFields) -> Template | None:
@@ -370,10 +377,11 @@ def compose_bulk_view(request: HttpRequest) -> HttpResponse:
     form = BulkEmailForm(_without_removed(request))
     context.update(_editor_context(user, form))
     intent = request.POST.get("intent", "preview")
-    if not form.is_valid():
-        return render(request, "web/compose_bulk.html", context)
     if intent == "save_template":
-        _save_as_template(request, user, form)
+        if _valid_content(form):
+            _save_as_template(request, user, form)
+        return render(request, "web/compose_bulk.html", context)
+    if not form.is_valid():
         return render(request, "web/compose_bulk.html", context)
     shared = _content_of(form)
     copies = _previews(request, user, form, shared, mode)

@@ -237,6 +237,7 @@ def email_row(request: HttpRequest, email_id: int) -> HttpResponse:
     email = viewable_email(request, email_id)
     user = signed_in_user(request)
     context = {
+        "email": email,
         "rows": build_rows([email], email.status, own_ids={user.pk}),
         "live_email": email.status in {Status.SCHEDULED, Status.IN_PROGRESS},
         **_row_context(email.status),
