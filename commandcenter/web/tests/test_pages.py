@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -346,7 +348,7 @@ def test_editing_a_person_refreshes_the_preview_of_their_scheduled_email(alice: 
         to="pat@x.example",
         subject="Hi {{first_name}}",
         body_text="x",
-        send_at=timezone.now() + timezone.timedelta(days=1),
+        send_at=timezone.now() + dt.timedelta(days=1),
     )
 
     signed_in(alice).post(
