@@ -97,9 +97,17 @@ def test_every_page_fits_the_screen_and_the_menu_reaches_everything(page: Page, 
     fits(page)
     shot(page, "sign-in")
     sign_in(page)
-    for path in ["/folders/delivered/", "/folders/failed/", f"/emails/{email.pk}/", "/compose/",
-                 "/compose/bulk/?mode=select_and_send", "/people/", "/people/new/",
-                 "/templates/", "/settings/"]:  # fmt: skip
+    for path in [
+        "/folders/delivered/",
+        "/folders/failed/",
+        f"/emails/{email.pk}/",
+        "/compose/",
+        "/compose/bulk/?mode=select_and_send",
+        "/people/",
+        "/people/new/",
+        "/templates/",
+        "/settings/",
+    ]:
         page.goto(path)
         fits(page)
     if is_phone(page):
@@ -176,8 +184,12 @@ def test_the_email_page_tells_what_went_out_and_shows_the_original(
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
         from commandcenter.outbox.compose import compose_single
 
-        email = compose_single(rep, to="pat@globex.example", subject="Hi {{first_name}}",
-                               body_html="<p>Hi <b>{{first_name}}</b></p>")  # fmt: skip
+        email = compose_single(
+            rep,
+            to="pat@globex.example",
+            subject="Hi {{first_name}}",
+            body_html="<p>Hi <b>{{first_name}}</b></p>",
+        )
         Sender().drain()
     iphone = (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -210,13 +222,28 @@ def test_the_email_page_tells_what_went_out_and_shows_the_original(
 
 
 def test_retry_is_offered_only_where_it_can_succeed(page: Page, rep: User) -> None:
-    spam = email_in(Status.SPAM, rep, to="angry@x.example", subject="Promo",
-                    reason="The recipient marked it as spam (abuse).")  # fmt: skip
-    bounced = email_in(Status.BOUNCED, rep, to="gone@x.example", subject="Hello",
-                       reason="userunknown: 550 5.1.1 no such user (hard bounce)")  # fmt: skip
+    spam = email_in(
+        Status.SPAM,
+        rep,
+        to="angry@x.example",
+        subject="Promo",
+        reason="The recipient marked it as spam (abuse).",
+    )
+    bounced = email_in(
+        Status.BOUNCED,
+        rep,
+        to="gone@x.example",
+        subject="Hello",
+        reason="userunknown: 550 5.1.1 no such user (hard bounce)",
+    )
     Suppression.objects.create(value="gone@x.example", reason="userunknown: 550 no such user")
-    email_in(Status.BOUNCED, rep, to="full@x.example", subject="Soft one",
-             reason="mailboxfull: 452 mailbox full")  # fmt: skip
+    email_in(
+        Status.BOUNCED,
+        rep,
+        to="full@x.example",
+        subject="Soft one",
+        reason="mailboxfull: 452 mailbox full",
+    )
     sign_in(page)
     page.goto("/folders/spam/")
     expect(
@@ -244,9 +271,10 @@ def test_retry_is_offered_only_where_it_can_succeed(page: Page, rep: User) -> No
 
 
 def test_a_group_subject_opens_the_group_and_templates_count_people(page: Page, rep: User) -> None:
-    template = Template.objects.create(owner=rep, name="Webinar", subject="Our webinar",
-                                       body_text="Join us", shared=True)  # fmt: skip
-    batch, emails = compose_bulk(
+    template = Template.objects.create(
+        owner=rep, name="Webinar", subject="Our webinar", body_text="Join us", shared=True
+    )
+    batch, _emails = compose_bulk(
         rep,
         mode="group",
         recipients=[Recipient(f"p{i}@x.example") for i in range(3)],
@@ -268,11 +296,20 @@ def test_a_group_subject_opens_the_group_and_templates_count_people(page: Page, 
 
 
 def test_people_show_custom_fields_last_email_and_badges(page: Page, rep: User) -> None:
-    pat = Person.objects.create(owner=rep, email="pat@globex.example", first_name="Pat",
-                                custom_fields={"industry": "rockets"})  # fmt: skip
+    pat = Person.objects.create(
+        owner=rep,
+        email="pat@globex.example",
+        first_name="Pat",
+        custom_fields={"industry": "rockets"},
+    )
     email_in(Status.DELIVERED, rep, to="pat@globex.example", subject="About rockets", opens=2)
-    Person.objects.create(owner=rep, email="dnc@x.example", first_name="Dee", do_not_contact=True,
-                          do_not_contact_reason="asked on a call")  # fmt: skip
+    Person.objects.create(
+        owner=rep,
+        email="dnc@x.example",
+        first_name="Dee",
+        do_not_contact=True,
+        do_not_contact_reason="asked on a call",
+    )
     sign_in(page)
     open_menu(page)
     page.click(".main-nav >> text=People")

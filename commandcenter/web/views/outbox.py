@@ -62,7 +62,11 @@ def folder(request: HttpRequest, name: str) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     try:
         page = folder_page(
-            scope.owner_ids, name, cursor=request.GET.get("cursor") or None, search=search
+            scope.owner_ids,
+            name,
+            cursor=request.GET.get("cursor") or None,
+            search=search,
+            brief=True,
         )
     except BadCursor:
         return HttpResponseBadRequest(_("This page link is broken; open the folder again."))
