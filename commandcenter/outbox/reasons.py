@@ -110,7 +110,7 @@ def _suppressed(m: re.Match[str]) -> Explained:
 
 def _merge(m: re.Match[str]) -> Explained:
     fields = m["fields"].split(", ")
-    who = m["people"] or _("this recipient")
+    who = m.groupdict().get("people") or _("this recipient")
     return Explained(
         ngettext(
             "Merge field %(fields)s is empty for %(people)s.",
@@ -193,7 +193,7 @@ def _bounce(m: re.Match[str]) -> Explained:
 
 
 def _complaint(m: re.Match[str]) -> Explained:
-    return Explained(_("The recipient marked it as spam."), m["type"])
+    return Explained(_("The recipient marked it as spam."), m["type"] or "")
 
 
 def _lease(m: re.Match[str]) -> Explained:
@@ -231,7 +231,7 @@ SHAPES: tuple[tuple[re.Pattern[str], Explainer], ...] = tuple(
          _unreachable("other")),
         (r"(?:Hard|Soft) bounce \((?P<code>[a-z]+)\): (?P<q>.*?)(?P<hard>)", _bounce),
         (r"(?P<code>[a-z]+): (?P<q>.*?)(?P<hard> \(hard bounce\))?", _bounce),
-        (r"The recipient marked it as spam \((?P<type>.*)\)\.", _complaint),
+        (r"The recipient marked it as spam(?: \((?P<type>.*)\))?\.", _complaint),
         (r"The mail server accepted it after the sender's lease had run out\.", _lease),
         (r"The recipient unsubscribed through (?P<via>.+)\.", _unsubscribed_via),
     )

@@ -77,17 +77,17 @@ BODY_TEMPLATE = BODY.replace("{first}", "{{first_name}}")
 REASONS: dict[str, list[str]] = {
     Status.FAILED: [
         "550 5.1.1 <{to}>: Recipient address rejected: User unknown (at RCPT TO)",
-        "Merge field {{{{industry}}}} cannot be filled for this recipient.",
+        "Merge field {{{{industry}}}} is empty for {to}.",
         "Recipient is marked do-not-contact.",
         "gave up after 8 attempts: 421 4.7.0 Try again later",
     ],
     Status.BOUNCED: [
-        "Hard bounce (userunknown): 550 5.1.1 The email account that you tried to reach "
-        "does not exist.",
-        "Soft bounce (mailboxfull): 552 5.2.2 Mailbox full.",
-        "Hard bounce (hostunknown): Host or domain name not found.",
+        "userunknown: 550 5.1.1 The email account that you tried to reach does not exist. "
+        "(hard bounce)",
+        "mailboxfull: 552 5.2.2 Mailbox full.",
+        "hostunknown: Host or domain name not found. (hard bounce)",
     ],
-    Status.SPAM: ["The recipient marked it as spam."],
+    Status.SPAM: ["The recipient marked it as spam (abuse)."],
 }
 # status: the kind and source status of the event that put an email there
 EVENT_KINDS: dict[str, tuple[str, str]] = {
