@@ -9,6 +9,7 @@ as it was and marked as a quote. A reason of no known shape is shown as it is, a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,13 @@ def explain(reason: str) -> Explained:
     reason = (reason or "").strip()
     if not reason:
         return Explained("")
+    return _explain(reason, get_language() or "")
+
+
+# The same few reasons fill a folder page (a bounce reason, a server's refusal): each is matched
+# against the shapes once per language.
+@functools.lru_cache(maxsize=4096)
+def _explain(reason: str, language: str) -> Explained:
     for pattern, explainer in SHAPES:
         match = pattern.fullmatch(reason)
         if match is not None:

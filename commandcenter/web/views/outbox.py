@@ -74,7 +74,7 @@ def folder(request: HttpRequest, name: str) -> HttpResponse:
     context = {
         "folder": name,
         "folder_label": FOLDER_LABELS[name],
-        "date_label": DATE_LABELS[name],
+        "date_label": str(DATE_LABELS[name]),
         "main_tab": main_tab_of(name),
         "rows": build_rows(page.emails, name, own_ids={user.pk} if scope.is_own else set()),
         "next_cursor": page.next_cursor,
@@ -115,8 +115,9 @@ def _row_context(name: str) -> dict[str, object]:
         "email_url": reverse("web:email", args=[0]).removesuffix("0/"),
         "batch_url": reverse("web:batch_rows", args=[0, name]).removesuffix(f"0/{name}/"),
         "group_url": reverse("web:batch", args=[0]).removesuffix("0/"),
-        # Every email of a folder has the folder's status.
-        "status_label": STATUS_LABELS[name],
+        # Every email of a folder has the folder's status (as text: a lazy string would be
+        # translated again in every row).
+        "status_label": str(STATUS_LABELS[name]),
         "text": {
             "views": _("Views"),
             "clicks": _("Clicks"),
@@ -245,7 +246,7 @@ def email_row(request: HttpRequest, email_id: int) -> HttpResponse:
         "rows": build_rows([email], email.status, own_ids={user.pk}),
         "live_email": email.status in {Status.SCHEDULED, Status.IN_PROGRESS},
         **_row_context(email.status),
-        "status_label": STATUS_LABELS[email.status],
+        "status_label": str(STATUS_LABELS[email.status]),
     }
     return render(request, "web/_live_row.html", context)
 
