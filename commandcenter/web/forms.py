@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -186,6 +187,15 @@ def paired_rows(data: Any, prefix: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def shown_rows(
+    form: forms.BaseForm, prefix: str, saved: Iterable[tuple[str, object]]
+) -> list[tuple[int, str, str]]:
+    """(index, name, value) rows for a form: what was posted, else what is saved; then blanks."""
+    pairs = paired_rows(form.data, prefix) if form.is_bound else [(k, str(v)) for k, v in saved]
+    pairs += [("", "")] * EXTRA_ROWS
+    return [(index, name, value) for index, (name, value) in enumerate(pairs)]
+
+
 def check_pairs(pairs: list[tuple[str, str]], max_value: int) -> tuple[dict[str, str], list[str]]:
     """The pairs as a dict, and the problems a person should fix."""
     values: dict[str, str] = {}
@@ -243,12 +253,7 @@ class PersonForm(forms.ModelForm):
 
     def custom_rows(self) -> list[tuple[int, str, str]]:
         """The rows the form shows: the person's fields (or what was posted), then blanks."""
-        if self.is_bound:
-            pairs = paired_rows(self.data, "cf")
-        else:
-            pairs = [(k, str(v)) for k, v in (self.instance.custom_fields or {}).items()]
-        pairs += [("", "")] * EXTRA_ROWS
-        return [(index, name, value) for index, (name, value) in enumerate(pairs)]
+        return shown_rows(self, "cf", (self.instance.custom_fields or {}).items())
 
     def clean_email(self) -> str:
         address = self.cleaned_data["email"].strip().lower()
@@ -328,12 +333,7 @@ class PreferencesForm(forms.ModelForm):
         )
 
     def default_rows(self) -> list[tuple[int, str, str]]:
-        if self.is_bound:
-            pairs = paired_rows(self.data, "md")
-        else:
-            pairs = list(self.existing_defaults().items())
-        pairs += [("", "")] * EXTRA_ROWS
-        return [(index, name, value) for index, (name, value) in enumerate(pairs)]
+        return shown_rows(self, "md", self.existing_defaults().items())
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from commandcenter.outbox.labels import status_label
 from commandcenter.outbox.models import Email, Event
@@ -132,53 +134,62 @@ def _complained(event: Event, name: str) -> tuple[SafeString, str]:
     return _with(_("%(name)s marked it as spam.") % {"name": name}), "bad"
 
 
-# A machine's visit, from the reason tracking gave it (tracking/verdict.py): what it was.
-MACHINES: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), words)
-    for pattern, words in (
-        (r"Privacy Protection", lambda: _("Apple Mail Privacy Protection")),
-        (r"prefetch", lambda: _("a prefetch as the email arrived")),
-        (r"scanner|Safe Links|security gateway|Proofpoint|Mimecast|Barracuda|HEAD request",
-         lambda: _("a link scanner")),
-        (r"preview", lambda: _("a link preview")),
-        (r"crawler", lambda: _("a web crawler")),
-    )
-)  # fmt: skip
+Words = tuple[tuple[re.Pattern[str], Promise], ...]
 
-# A person's mail client or browser, from the user agent: (pattern, device, app).
-DEVICES: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = tuple(
-    (re.compile(pattern), words)
-    for pattern, words in (
-        (r"iPhone", lambda: _("iPhone")),
-        (r"iPad", lambda: _("iPad")),
-        (r"Android", lambda: _("Android")),
-        (r"Macintosh|Mac OS X", lambda: _("Mac")),
-        (r"Windows", lambda: _("Windows")),
-        (r"Linux|X11", lambda: _("Linux")),
-    )
+
+def _words(pairs: Iterable[tuple[str, Promise]], flags: int = 0) -> Words:
+    """A table of (pattern, words): the first pattern found in a text names it."""
+    return tuple((re.compile(pattern, flags), words) for pattern, words in pairs)
+
+
+def _first(table: Words, text: str) -> str:
+    return next((str(words) for pattern, words in table if pattern.search(text)), "")
+
+
+# A machine's visit, from the reason tracking gave it (tracking/verdict.py): what it was.
+MACHINES = _words(
+    [
+        (r"Privacy Protection", gettext_lazy("Apple Mail Privacy Protection")),
+        (r"prefetch", gettext_lazy("a prefetch as the email arrived")),
+        (r"scanner|Safe Links|security gateway|Proofpoint|Mimecast|Barracuda|HEAD request",
+         gettext_lazy("a link scanner")),
+        (r"preview", gettext_lazy("a link preview")),
+        (r"crawler", gettext_lazy("a web crawler")),
+    ],
+    re.IGNORECASE,
 )  # fmt: skip
-APPS: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = tuple(
-    (re.compile(pattern), words)
-    for pattern, words in (
-        (r"Microsoft Outlook|ms-office|MSOffice|Outlook-", lambda: _("Outlook")),
-        (r"Thunderbird", lambda: _("Thunderbird")),
-        (r"GoogleImageProxy|Gmail", lambda: _("Gmail")),
-        (r"YahooMailProxy", lambda: _("Yahoo Mail")),
-        (r"Edg/|Edge/", lambda: _("Edge")),
-        (r"Firefox/|FxiOS", lambda: _("Firefox")),
-        (r"Chrome/|CriOS/", lambda: _("Chrome")),
-        (r"Version/[\d.]+.*Safari/", lambda: _("Safari")),
-        (r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile/\w+)?$", lambda: _("Mail app")),
-    )
-)  # fmt: skip
+# A person's device and mail client or browser, from the user agent.
+DEVICES = _words(
+    [
+        (r"iPhone", gettext_lazy("iPhone")),
+        (r"iPad", gettext_lazy("iPad")),
+        (r"Android", gettext_lazy("Android")),
+        (r"Macintosh|Mac OS X", gettext_lazy("Mac")),
+        (r"Windows", gettext_lazy("Windows")),
+        (r"Linux|X11", gettext_lazy("Linux")),
+    ]
+)
+APPS = _words(
+    [
+        (r"Microsoft Outlook|ms-office|MSOffice|Outlook-", gettext_lazy("Outlook")),
+        (r"Thunderbird", gettext_lazy("Thunderbird")),
+        (r"GoogleImageProxy|Gmail", gettext_lazy("Gmail")),
+        (r"YahooMailProxy", gettext_lazy("Yahoo Mail")),
+        (r"Edg/|Edge/", gettext_lazy("Edge")),
+        (r"Firefox/|FxiOS", gettext_lazy("Firefox")),
+        (r"Chrome/|CriOS/", gettext_lazy("Chrome")),
+        (r"Version/[\d.]+.*Safari/", gettext_lazy("Safari")),
+        (r"AppleWebKit/[\d.]+ \(KHTML, like Gecko\)(?: Mobile/\w+)?$", gettext_lazy("Mail app")),
+    ]
+)
 
 
 def device_of(user_agent: str) -> str:
     """ "iPhone, Mail app", "Windows, Outlook", "Gmail (device hidden)"; "" when unknown."""
-    app = next((words() for pattern, words in APPS if pattern.search(user_agent)), "")
+    app = _first(APPS, user_agent)
     if "ImageProxy" in user_agent or "MailProxy" in user_agent:
         return _("%(app)s (the device is hidden)") % {"app": app}
-    device = next((words() for pattern, words in DEVICES if pattern.search(user_agent)), "")
+    device = _first(DEVICES, user_agent)
     return ", ".join(part for part in (device, app) if part)
 
 
@@ -188,8 +199,7 @@ def _hit(event: Event, name: str, *, human: str, machine: str) -> tuple[SafeStri
     if data.get("excluded"):
         return _with(_("%(what)s by you (not counted).") % {"what": human}), "muted"
     if data.get("machine"):
-        what = next((words() for pattern, words in MACHINES if pattern.search(reason)), "")
-        what = what or _("an automated client")
+        what = _first(MACHINES, reason) or _("an automated client")
         return _with(machine % {"what": what}), "muted"
     device = device_of(str(data.get("user_agent") or ""))
     url = str(data.get("url") or "")

@@ -18,6 +18,7 @@ from commandcenter.accounts.services import create_user
 from commandcenter.delivery.models import SentMessage
 from commandcenter.delivery.sender import Sender
 from commandcenter.delivery.testing import SmtpSink
+from commandcenter.delivery.tests.helpers import point_at
 from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox.compose import Content, Recipient, compose_bulk
 from commandcenter.outbox.models import Email
@@ -157,10 +158,7 @@ def test_it_writes_with_the_editor_fills_a_missing_field_and_sends_now(
     expect(sending).to_contain_text("Sending to Nia…")
     shot(page, "sending")
     with SmtpSink() as sink:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        point_at(settings, sink.port, timeout=10)
         assert Sender().drain() == 1
         [received] = sink.messages
     # No reload: the row moves to Delivered on its own.
@@ -178,10 +176,7 @@ def test_the_email_page_tells_what_went_out_and_shows_the_original(
 ) -> None:
     Person.objects.create(owner=rep, email="pat@globex.example", first_name="Pat")
     with SmtpSink() as sink:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        point_at(settings, sink.port, timeout=10)
         from commandcenter.outbox.compose import compose_single
 
         email = compose_single(
