@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL := $(or $(TEST_DATABASE_URL),$(DATABASE_URL))
 
-.PHONY: install system-deps run test test-sqlite test-postgres lint format bench clean
+.PHONY: install system-deps bench-deps run test test-sqlite test-postgres lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +15,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Real components the tests drive: Debian's Chromium (never a downloaded browser) and Dovecot.
-SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd
-system-deps:
-	@need=""; for pair in $(SYSTEM_PACKAGES); do \
+# Real components the tests drive: Debian's Chromium (never a downloaded browser), Dovecot and
+# Postfix (the tests start instances of their own; the system's are never used).
+TEST_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd /usr/sbin/postfix:postfix
+# What `make bench` drives: Debian's wrk (the tracking section's load generator).
+BENCH_PACKAGES := /usr/bin/wrk:wrk
+
+# $(call apt-install,FILE:PACKAGE ...): install each package whose FILE is missing. Postfix is
+# preseeded "No configuration", so installing it never starts a system instance on port 25.
+# Where apt-get cannot run (no root, no network), say so and go on: the tests that need a
+# missing package skip or fail with a message naming it.
+define apt-install
+	@need=""; for pair in $(1); do \
 		[ -e "$${pair%%:*}" ] || need="$$need $${pair##*:}"; done; \
 	if [ -n "$$need" ]; then \
 		echo "== installing Debian packages:$$need"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+		case "$$need " in *" postfix "*) \
+			echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections;; \
+		esac; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; } \
+			|| echo "== could not install$$need (apt-get needs root and a Debian mirror)"; \
 	fi
+endef
+
+system-deps:
+	$(call apt-install,$(TEST_PACKAGES))
+
+bench-deps:
+	$(call apt-install,$(BENCH_PACKAGES))
 
 run: install
 	$(BIN)/commandcenter migrate --noinput
@@ -50,7 +69,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+bench: install bench-deps
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -154,7 +154,7 @@ def _pointing_at(sink: Any) -> Any:
     from django.test.utils import override_settings
 
     return override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_BACKEND="commandcenter.delivery.smtp.EmailBackend",
         EMAIL_HOST=sink.host,
         EMAIL_PORT=sink.port,
         EMAIL_HOST_USER="",

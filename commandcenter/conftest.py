@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from commandcenter.accounts.models import User
@@ -27,3 +29,18 @@ def bob(db: None) -> User:
 @pytest.fixture
 def admin(db: None) -> User:
     return create_user("ada", email="ada@example.com", password="ada-pass", admin=True)
+
+
+@pytest.fixture
+def inbound_smtp_port() -> Iterator[int]:
+    """Our inbound SMTP listener (`commandcenter inbound-smtp`) on a free loopback port."""
+    from commandcenter.delivery.testing import free_port
+    from commandcenter.signals.smtp import listener
+
+    port = free_port()
+    server = listener("127.0.0.1", port)
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop()

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from commandcenter.lib.config import email_settings, env_bool, env_int, env_url, secret_key
+from commandcenter.lib.config import (
+    email_settings,
+    env_bool,
+    env_int,
+    env_url,
+    helo_name,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COMMANDCENTER_VAR", BASE_DIR / "var"))
@@ -27,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "ninja",  # its templates and static files: the API docs page is served without a CDN
+    "axes",
     "commandcenter.accounts",
     "commandcenter.people",
     "commandcenter.outbox",
@@ -34,6 +45,19 @@ INSTALLED_APPS = [
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",
+    "commandcenter.api",
+    "commandcenter.web",
+]
+# Apps that only serve web requests. `commandcenter ingest`, which an MTA starts once per
+# message, leaves them out (commandcenter/settings_ingest.py): importing django-ninja and
+# django-anymail alone took longer than the rest of its start-up.
+WEB_ONLY_APPS = [
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "ninja",
+    "axes",
     "commandcenter.api",
     "commandcenter.web",
 ]
@@ -48,12 +72,51 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into the sign-in page's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "commandcenter.urls"
 WSGI_APPLICATION = "commandcenter.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/login/"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Failed sign-ins (django-axes): after SIGNIN_FAILURE_LIMIT failures for one account, or
+# from one client address, sign-in is refused for SIGNIN_COOLOFF_SECONDS after the last.
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("SIGNIN_COOLOFF_SECONDS", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Not reset by a success: one's own good password must not wipe the failures someone made
+# against another account from the same address.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "commandcenter.web.views.account.signin_refused"
+AXES_DISABLE_ACCESS_LOG = True
+
+
+def _trusted_proxies() -> list[str]:
+    """TRUSTED_PROXIES: addresses or networks, comma-separated (unset: a proxy on this host;
+    empty: none)."""
+    raw = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
+    proxies = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"TRUSTED_PROXIES must be IP addresses or networks, comma-separated; "
+                f"{proxy!r} is neither"
+            ) from None
+    return proxies
+
+
+# The client's address is REMOTE_ADDR, which commandcenter/wsgi.py takes from the
+# X-Forwarded-For of a trusted reverse proxy.
+TRUSTED_PROXIES = _trusted_proxies()
 
 TEMPLATES = [
     {
@@ -113,6 +176,8 @@ CATCHER_DIR = VAR_DIR / "catcher"
 MAIL_GOES_TO_CATCHER = not os.environ.get("EMAIL_URL", "").strip()
 EMAIL_URL = os.environ.get("EMAIL_URL", "").strip() or f"smtp://{CATCHER_HOST}:{CATCHER_PORT}"
 globals().update(email_settings(EMAIL_URL))
+# The name our SMTP client gives in EHLO (see commandcenter/delivery/smtp.py).
+EMAIL_HELO_NAME = helo_name(PUBLIC_URL)
 # ESP webhooks (/anymail/<esp>/tracking/) demand HTTP basic auth "user:password". Unset, they
 # refuse every request: the secret is then a random one that nobody knows.
 ANYMAIL_WEBHOOK_SECRET = os.environ.get("ANYMAIL_WEBHOOK_SECRET", "").strip()
@@ -151,6 +216,15 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# TLS ends at the reverse proxy (README, "Behind a reverse proxy"). With an https PUBLIC_URL,
+# cookies travel over https only, browsers are told to keep to https (HSTS), and a request
+# the proxy marks "X-Forwarded-Proto: https" is a secure one.
+HTTPS = urlsplit(PUBLIC_URL).scheme == "https"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000) if HTTPS else 0
+CSRF_TRUSTED_ORIGINS = [f"{urlsplit(PUBLIC_URL).scheme}://{urlsplit(PUBLIC_URL).netloc}"]
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractUser
@@ -11,6 +12,12 @@ from django.db.models import QuerySet
 
 def new_api_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def api_token_digest(token: str) -> str:
+    """What is stored of an API token, and looked up: its SHA-256. A token holds 256 random
+    bits, so a fast hash is enough; a slow one (as for passwords) would only slow the API."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Team(models.Model):
@@ -25,7 +32,11 @@ class User(AbstractUser):
     is_admin = models.BooleanField(
         default=False, help_text="May view as any user of the same team."
     )
-    api_token = models.CharField(max_length=64, unique=True, default=new_api_token)
+    # The token itself is shown once, when made (accounts/services.issue_api_token); None:
+    # the user has none yet, and the API refuses them.
+    api_token_hash = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, editable=False
+    )
     signature = models.TextField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
     language = models.CharField(max_length=16, blank=True)

@@ -1,4 +1,4 @@
-"""Creating users and reading their API tokens: one home for the CLI and the web."""
+"""Creating users and issuing their API tokens: one home for the CLI and the web."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from commandcenter.accounts.models import Team, User
+from commandcenter.accounts.models import Team, User, api_token_digest, new_api_token
 
 
 def create_user(
@@ -40,8 +40,18 @@ def create_user(
     return user
 
 
-def token_for(username: str) -> str:
+def issue_api_token(user: User) -> str:
+    """A new API token for `user`, to be shown to them once: only its digest is kept, so the
+    previous token stops working as this one is saved."""
+    token = new_api_token()
+    user.api_token_hash = api_token_digest(token)
+    user.save(update_fields=["api_token_hash"])
+    return token
+
+
+def issue_api_token_for(username: str) -> str:
     try:
-        return User.objects.get(username=username).api_token
+        user = User.objects.get(username=username)
     except User.DoesNotExist:
         raise ValidationError(f"No user named {username!r}.") from None
+    return issue_api_token(user)

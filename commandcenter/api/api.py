@@ -61,7 +61,7 @@ api = CommandCenterApi(
     title="Command Center API",
     version="1",
     description=(
-        "Send `Authorization: Bearer <token>` (`commandcenter token NAME` prints it). "
+        "Send `Authorization: Bearer <token>` (`commandcenter token NAME` issues one). "
         "Admins may add `?as=<username>` (or `X-View-As`) to act as a teammate, or "
         "`?as=team:<team>` for a read-only team view of lists and counts. "
         'Errors are JSON: `{"detail": …, "errors"?: {field: message}}`.'

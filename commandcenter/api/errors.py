@@ -26,7 +26,8 @@ from commandcenter.outbox.states import IllegalTransition
 logger = logging.getLogger("commandcenter.api")
 
 AUTH_HINT = (
-    "Send your API token as 'Authorization: Bearer <token>' (`commandcenter token NAME` prints it)."
+    "Send your API token as 'Authorization: Bearer <token>' "
+    "(`commandcenter token NAME` issues one)."
 )
 # How many field problems the one-line `detail` spells out; `errors` has them all.
 DETAIL_FIELDS = 5

@@ -213,8 +213,10 @@ class ProcessCourier:
         if isinstance(answer, tuple) and answer[:1] == (CRASHED,):
             raise RuntimeError(f"the courier process failed: {answer[1]}")
         if isinstance(answer, tuple):
-            text, permanent, connection_lost, unreachable = answer
-            error = DeliveryError(text, permanent=permanent, connection_lost=connection_lost)
+            text, permanent, connection_lost, unknown, unreachable = answer
+            error = DeliveryError(
+                text, permanent=permanent, connection_lost=connection_lost, unknown=unknown
+            )
             if unreachable:
                 # As a courier thread shares it: the next groups are deferred at once.
                 self.transport.unreachable = error
@@ -256,7 +258,7 @@ def _carry_out(transport: Transport, request: Any) -> Any:
         return transport.send(Outgoing(EmailMessage(), sender, recipients, data)).data
     except DeliveryError as error:
         unreachable = transport.unreachable is error
-        return (error.text, error.permanent, error.connection_lost, unreachable)
+        return (error.text, error.permanent, error.connection_lost, error.unknown, unreachable)
 
 
 AnyCourier = Courier | ProcessCourier

@@ -89,3 +89,11 @@ def delivery_unknown_reason(started: dt.datetime) -> str:
         f"{started:%Y-%m-%d %H:%M:%S} UTC; it may or may not have been delivered. "
         "Use Retry Send to send it again."
     )
+
+
+def unknown_after_handoff(what_happened: str) -> str:
+    """The reason of an email the server may have taken: never sent again by itself."""
+    return (
+        f"delivery unknown: {what_happened}; it may or may not have been delivered. "
+        "Use Retry Send to send it again (it keeps its Message-ID)."
+    )

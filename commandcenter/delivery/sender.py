@@ -22,9 +22,18 @@ the stamps and the Delivered moves (records.py). The price: after a crash, up to
 For each claimed email, in this order: too late -> Failed; blocked recipient or a merge
 field that cannot be filled -> Failed; then the handoff. The server's answer decides the
 rest, for each email on its own: accepted -> Delivered; 5xx -> Failed with the server's
-words; 4xx, refused, dropped or stalled connection -> back to Scheduled with a backoff,
-until the retry window closes. When the server cannot be reached, the rest of the batch is
-deferred at once instead of each email waiting for its own timeout.
+words; 4xx, or a refused, dropped or stalled connection before the end of DATA -> back to
+Scheduled with a backoff, until the retry window closes; a connection that drops, or a reply
+that never comes, after the server read the whole message -> Failed, "delivery unknown"
+(transport.py: the point of no return). When the server cannot be reached, the rest of the
+batch is deferred at once instead of each email waiting for its own timeout. An email keeps
+its Message-ID from its first handoff on, through retries and Retry Send, so that a copy a
+recipient gets twice is recognisable as one message.
+
+A signal can overtake this bookkeeping: a bounce or a complaint about an email can arrive
+(and move it to Bounced or Spam) while the email is still In Progress here. The server's
+answer is then kept on the email's timeline and its date recorded, but the signal's
+verdict stands.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from django.utils import timezone
 from commandcenter.delivery.copies import keep_sent_messages
 from commandcenter.delivery.courier import AnyCourier, Handover, Outcome, courier_for
 from commandcenter.delivery.message import build_messages, new_message_id
-from commandcenter.delivery.queue import claim_due, recover_stale
+from commandcenter.delivery.queue import claim_due, recover_stale, unknown_after_handoff
 from commandcenter.delivery.records import move_many
 from commandcenter.delivery.transport import DeliveryError, Receipt, Transport
 from commandcenter.outbox.merge import MissingMergeField
@@ -219,7 +228,8 @@ class Sender:
             if isinstance(built, MissingMergeField):
                 self.fail(email, str(built)[:1].upper() + str(built)[1:] + ".")
                 continue
-            message_id = new_message_id()
+            # Kept from an earlier handoff (a retry): the same message, the same Message-ID.
+            message_id = email.message_id or new_message_id()
             try:
                 if isinstance(built, ValueError):
                     raise built
@@ -240,7 +250,10 @@ class Sender:
             error, email = outcome.error, outcome.handover.email
             if error is None:
                 continue
-            if error.permanent:
+            if error.unknown:
+                reason = unknown_after_handoff(error.text)
+                self.fail(email, reason, updates={"last_error": error.text})
+            elif error.permanent:
                 self.fail(email, error.text, updates={"last_error": error.text})
             else:
                 self.defer_or_give_up(email, error)
@@ -306,14 +319,29 @@ class Sender:
                 self.keep_late_proof(late, data)
 
     def keep_late_proof(self, late: list[int], data: Mapping[int, Mapping[str, Any]]) -> None:
-        """The server took them, but our lease had run out and recovery already filed them as
-        "delivery unknown": keep the proof of delivery beside that."""
-        for pk in late:  # rare: only after a lease ran out mid-transaction
+        """The server took them, but they had moved on meanwhile: a bounce or a complaint
+        overtook our bookkeeping (Bounced, Spam), or our lease ran out and recovery filed
+        them as "delivery unknown" (Failed). Their status stands; the proof of delivery and
+        its date are kept beside it."""
+        statuses = dict(Email.objects.filter(pk__in=late).values_list("pk", "status"))
+        now = timezone.now()
+        Email.objects.filter(pk__in=late, sent_at__isnull=True).update(sent_at=now)
+        for pk in late:  # rare: only when something overtook the sender
+            status = statuses.get(pk, "")
+            if status in (Status.BOUNCED, Status.SPAM):
+                detail = (
+                    "The mail server accepted it; the "
+                    f"{'bounce' if status == Status.BOUNCED else 'spam complaint'} about it "
+                    "had already arrived."
+                )
+            else:
+                detail = "The mail server accepted it after the sender's lease had run out."
             record_event(
                 pk,
                 "sent",
-                detail="The mail server accepted it after the sender's lease had run out.",
+                detail=detail,
                 data={"worker": self.worker_id, **data[pk]},
+                status=status,
             )
 
     def defer_or_give_up(self, email: Email, error: DeliveryError) -> None:
@@ -378,4 +406,13 @@ class Sender:
                 updates=values,
                 where=Q(claimed_by=self.worker_id),
             )
+            if not moved:
+                # It moved on meanwhile (a bounce overtook us, or our lease ran out): what
+                # the server said is still part of its story.
+                record_event(
+                    email.pk,
+                    kind,
+                    detail=reason,
+                    data={**(data or {}), "worker": self.worker_id, "not_applied": True},
+                )
         return bool(moved)

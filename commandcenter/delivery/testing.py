@@ -4,6 +4,7 @@
                                 addresses={"x@example.com"})]) as sink:
         ... send to sink.url ...
         sink.messages  # what the server accepted
+        sink.received  # every message it read to the final dot, accepted or not
 
 Also `subprocess_env()`: the environment for a child `commandcenter worker` that must use
 the current test database.
@@ -14,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from typing import Any
@@ -24,18 +26,22 @@ from urllib.parse import quote
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-STAGES = ("greeting", "MAIL", "RCPT", "DATA")
-ACTIONS = ("reply", "drop", "stall")
+# "DATA" is the DATA command (before the server's 354); "dot" is the end of the message,
+# when the server has read it all and its reply says whether it takes it.
+STAGES = ("greeting", "EHLO", "MAIL", "RCPT", "DATA", "dot")
+ACTIONS = ("reply", "drop", "reset", "stall", "split")
 
 
 @dataclass
 class Fault:
     """One scripted misbehaviour of the sink.
 
-    at: greeting, MAIL, RCPT or DATA. action: "reply" answers with `reply` instead of
-    accepting; "drop" closes the connection without answering; "stall" answers nothing for
-    `stall_seconds` (the client should time out first). `addresses`: only for these
-    recipients (RCPT and DATA). `times`: how often it fires (None: always).
+    at: one of STAGES. action: "reply" answers with `reply` instead of accepting; "drop"
+    closes the connection without answering; "reset" aborts it with a TCP RST; "stall"
+    answers nothing for `stall_seconds` (the client should time out first), then 451;
+    "split" (at "dot") accepts, but writes its multi-line reply in pieces, a moment apart.
+    `addresses`: only for these recipients (RCPT, DATA, dot). `times`: how often it fires
+    (None: always).
     """
 
     at: str
@@ -55,11 +61,12 @@ class Fault:
 
 @dataclass
 class Received:
-    """One message the sink accepted."""
+    """One message the sink read."""
 
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    mail_options: list[str] = field(default_factory=list)
     message_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +88,17 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sink.helo_names.append(hostname)
+        outcome = await self.sink._apply_fault("EHLO", server, [])
+        if outcome:
+            return [outcome]
+        hidden = self.sink.hidden_extensions
+        return [line for line in responses if line[4:].split(" ")[0].upper() not in hidden]
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
     ) -> str:
@@ -101,18 +119,36 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        outcome = await self.sink._apply_fault("DATA", server, envelope.rcpt_tos)
-        if outcome:
-            return outcome
+        raw = envelope.original_content or b""
+        message = Received(
+            str(envelope.mail_from), list(envelope.rcpt_tos), raw, list(envelope.mail_options)
+        )
+        with self.sink._lock:
+            self.sink.received.append(message)
+        if self.sink.on_message is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.sink.on_message, message)
+        fault = self.sink._take_fault("dot", envelope.rcpt_tos)
+        if fault is not None and fault.action != "split":
+            return await self.sink._carry_out(fault, server)
         if self.sink.delay:
             await asyncio.sleep(self.sink.delay)
-        raw = envelope.original_content or b""
         with self.sink._lock:
-            self.sink.messages.append(
-                Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw)
-            )
+            self.sink.messages.append(message)
             number = len(self.sink.messages)
+        if fault is not None:
+            return await _split_reply(server, number)
         return f"250 2.0.0 Ok: queued as SINK{number}"
+
+
+async def _split_reply(server: SMTP, number: int) -> str:
+    """A two-line 250 reply that arrives in three TCP segments; the last piece is returned
+    for aiosmtpd to write."""
+    pieces = [b"250-Ok, I have your mess", b"age\r\n250 2.0.0 queued", b" as SINK"]
+    for piece in pieces:
+        if isinstance(server.transport, asyncio.WriteTransport):
+            server.transport.write(piece)
+        await asyncio.sleep(0.05)
+    return str(number)
 
 
 class _FaultySMTP(SMTP):
@@ -132,6 +168,14 @@ class _FaultySMTP(SMTP):
             return
         await super()._handle_client()
 
+    async def smtp_DATA(self, arg: str) -> None:
+        recipients = list(self.envelope.rcpt_tos) if self.envelope is not None else []
+        outcome = await self.sink._apply_fault("DATA", self, recipients)
+        if outcome:
+            await self.push(outcome)
+            return
+        await super().smtp_DATA(arg)
+
 
 class _Controller(Controller):
     def __init__(self, sink: SmtpSink, port: int) -> None:
@@ -146,15 +190,30 @@ class SmtpSink:
     """aiosmtpd on 127.0.0.1 and a free port, run in a thread while the `with` block lasts.
 
     `delay`: seconds to wait before accepting each message (for crash tests).
-    `messages`: what was accepted, in order; `connections`: how many were opened.
+    `messages`: what was accepted, in order; `received`: every message read to its final
+    dot, accepted or not (what a recipient may get); `connections`: how many were opened;
+    `helo_names`: the names clients gave in EHLO. `hidden_extensions`: EHLO keywords not
+    offered (e.g. {"8BITMIME"}). `on_message`: called (in a thread) with each message read,
+    before the server answers — e.g. to deliver a bounce before the sender hears "250".
     """
 
     host = "127.0.0.1"
 
-    def __init__(self, faults: Iterable[Fault] = (), *, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        faults: Iterable[Fault] = (),
+        *,
+        delay: float = 0.0,
+        hidden_extensions: Iterable[str] = (),
+        on_message: Callable[[Received], None] | None = None,
+    ) -> None:
         self.faults = list(faults)
         self.delay = delay
+        self.hidden_extensions = frozenset(name.upper() for name in hidden_extensions)
+        self.on_message = on_message
         self.messages: list[Received] = []
+        self.received: list[Received] = []
+        self.helo_names: list[str] = []
         self.connections = 0
         self.port = free_port()
         self._lock = threading.Lock()
@@ -208,12 +267,21 @@ class SmtpSink:
         fault = self._take_fault(stage, recipients)
         if fault is None:
             return None
+        return await self._carry_out(fault, server)
+
+    async def _carry_out(self, fault: Fault, server: SMTP) -> str:
         if fault.action == "stall":
             await asyncio.sleep(fault.stall_seconds)
             return "451 4.4.2 Sorry, I fell asleep"
-        if fault.action == "drop":
-            if isinstance(server.transport, asyncio.WriteTransport):
-                server.transport.abort()
+        if fault.action in ("drop", "reset"):
+            transport = server.transport
+            if fault.action == "reset" and transport is not None:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    # Linger 0: close() sends a TCP RST instead of a FIN.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
             # Nobody will read this: the connection is gone.
             return "421 4.4.2 Connection dropped"
         return fault.reply

@@ -4,6 +4,14 @@ Django's email backend (chosen by EMAIL_URL) opens the connection. For SMTP we r
 MAIL / RCPT / DATA transaction ourselves on that connection, so that every reply carries the
 stage it came at and the server's final "250 … queued as …" can be kept with the email.
 Any other backend (django-anymail ESPs, locmem, console) sends through `send_messages`.
+
+The SMTP transaction has a point of no return: the final "." of DATA. Before it, any failure
+means the server does not have the message (RFC 5321 §4.1.1.4: no message without the dot),
+so it may be tried again. After it, the server has read the whole message and only its reply
+says whether it took responsibility for it: an explicit 4xx or 5xx reply is a refusal, but a
+connection that drops or a reply that does not come means *delivery unknown* — the message
+may be on its way, and sending it again could deliver it twice. The same holds for an ESP's
+HTTP API once the request was sent and the answer did not come.
 """
 
 from __future__ import annotations
@@ -11,13 +19,20 @@ from __future__ import annotations
 import re
 import smtplib
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.encoders import encode_quopri
+from email.generator import BytesGenerator
+from email.policy import compat32
+from io import BytesIO
 from typing import Any
 
+import requests
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
+from urllib3.exceptions import NewConnectionError
 
 from commandcenter.delivery.message import serialize
 
@@ -32,17 +47,27 @@ PLAIN_ADDRESS = re.compile(
 
 
 class DeliveryError(Exception):
-    """The mail server (or ESP) did not take the email.
+    """The mail server (or ESP) did not say it took the email.
 
     `permanent`: retrying cannot help (a 5xx reply). `connection_lost`: the connection is
-    gone or unusable, so the next email needs a new one.
+    gone or unusable, so the next email needs a new one. `unknown`: the failure came after
+    the point of no return (the server had read the whole message): it may have been
+    delivered, so it must never be sent again automatically.
     """
 
-    def __init__(self, text: str, *, permanent: bool = False, connection_lost: bool = False):
+    def __init__(
+        self,
+        text: str,
+        *,
+        permanent: bool = False,
+        connection_lost: bool = False,
+        unknown: bool = False,
+    ):
         super().__init__(text)
         self.text = text
         self.permanent = permanent
         self.connection_lost = connection_lost
+        self.unknown = unknown
 
 
 @dataclass
@@ -82,9 +107,13 @@ def refusal(code: int, reply: bytes | str, stage: str) -> DeliveryError:
     )
 
 
+def server_name() -> str:
+    return f"{getattr(settings, 'EMAIL_HOST', '?')}:{getattr(settings, 'EMAIL_PORT', '?')}"
+
+
 def connection_problem(error: BaseException) -> DeliveryError:
-    """A refused, dropped or stalled connection: always worth another try later."""
-    host = f"{getattr(settings, 'EMAIL_HOST', '?')}:{getattr(settings, 'EMAIL_PORT', '?')}"
+    """A refused, dropped or stalled connection before the end of DATA: worth another try."""
+    host = server_name()
     if isinstance(error, smtplib.SMTPConnectError):
         return refusal(error.smtp_code, error.smtp_error, "greeting")
     if isinstance(error, smtplib.SMTPResponseException):
@@ -107,14 +136,55 @@ def connection_problem(error: BaseException) -> DeliveryError:
     return DeliveryError(text, connection_lost=True)
 
 
+def lost_after_the_message(error: BaseException) -> DeliveryError:
+    """Trouble after the server read the whole message: delivery unknown."""
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(
+        error.__context__, TimeoutError
+    ):
+        error = error.__context__
+    if isinstance(error, TimeoutError):
+        what = "did not answer in time"
+    elif isinstance(error, smtplib.SMTPServerDisconnected | ConnectionError):
+        what = "closed the connection"
+    else:
+        what = f"failed ({type(error).__name__}: {error})"
+    return DeliveryError(
+        f"the mail server at {server_name()} read the whole message, then {what} before "
+        "saying whether it accepted it",
+        connection_lost=True,
+        unknown=True,
+    )
+
+
 def esp_problem(error: AnymailError) -> DeliveryError:
     if isinstance(error, AnymailRecipientsRefused):
         return DeliveryError(str(error), permanent=True)
     status = getattr(error, "status_code", None)
+    if isinstance(error, AnymailAPIError) and status is None and request_was_sent(error):
+        # The API request went out and no answer came back: the ESP may have taken it.
+        return DeliveryError(
+            f"the ESP's API received the request, then gave no answer: {error}", unknown=True
+        )
     transient = isinstance(error, AnymailAPIError) and (
         status is None or status >= 500 or status in TRANSIENT_HTTP
     )
     return DeliveryError(str(error), permanent=not transient)
+
+
+def request_was_sent(error: BaseException) -> bool:
+    """Did the HTTP request behind an ESP error reach the ESP? Only a failure to connect
+    (refused, no route, name not found, connect timeout) proves that it did not."""
+    cause = error.__cause__
+    if not isinstance(cause, requests.RequestException):
+        return False
+    if isinstance(cause, requests.ConnectTimeout):
+        return False
+    if isinstance(cause, requests.ConnectionError):
+        # requests wraps urllib3's MaxRetryError, whose reason says what went wrong.
+        inner = cause.args[0] if cause.args else None
+        reason = getattr(inner, "reason", inner)
+        return not isinstance(reason, NewConnectionError)
+    return True
 
 
 class Transport:
@@ -234,28 +304,90 @@ def smtp_transaction(
 ) -> str:
     """MAIL FROM, RCPT TO, DATA on an open connection; the server's final reply.
 
-    A refusal raises DeliveryError naming the stage; a broken connection raises smtplib's or
-    the socket's own error.
+    A refusal raises DeliveryError naming the stage; a broken connection before the end of
+    DATA raises smtplib's or the socket's own error; one after it raises DeliveryError with
+    `unknown` set (see the module docstring).
     """
     connection.ehlo_or_helo_if_needed()
-    options: list[str] = []
-    if connection.does_esmtp and connection.has_extn("size"):
-        options.append(f"size={len(data)}")
-    code, reply = connection.mail(sender, options)
+    data = fit_for(connection, data)
+    code, reply = connection.mail(sender, mail_options(connection, sender, recipients, data))
     if code != 250:
         raise refusal(code, reply, "MAIL FROM")
     for recipient in recipients:
         code, reply = connection.rcpt(recipient)
         if code not in (250, 251):
             raise refusal(code, reply, "RCPT TO")
-    try:
-        code, reply = connection.data(data)
-    except smtplib.SMTPDataError as error:
-        # The DATA command itself was refused (smtplib raises instead of returning).
-        raise refusal(error.smtp_code, error.smtp_error, "DATA") from error
-    if code != 250:
+    code, reply = connection.docmd("DATA")
+    if code != 354:
         raise refusal(code, reply, "DATA")
+    connection.send(dot_stuffed(data))
+    # The point of no return: the server has the whole message.
+    try:
+        code, reply = connection.getreply()
+    except OSError as error:  # smtplib's disconnection is an OSError too
+        raise lost_after_the_message(error) from error
+    if code != 250:
+        raise refusal(code, reply, "end of DATA")
     return f"{code} {reply.decode('utf-8', 'replace')}"
+
+
+def mail_options(
+    connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> list[str]:
+    """The MAIL FROM parameters a careful client gives: SIZE where offered, BODY=8BITMIME
+    for a message with 8-bit bytes (RFC 6152; `fit_for` made it 7-bit for a server without
+    it), SMTPUTF8 only where an address needs it (RFC 6531)."""
+    options: list[str] = []
+    esmtp = connection.does_esmtp
+    if esmtp and connection.has_extn("size"):
+        options.append(f"SIZE={len(data)}")
+    if not data.isascii():
+        options.append("BODY=8BITMIME")
+    if not all(address.isascii() for address in (sender, *recipients)):
+        if not (esmtp and connection.has_extn("smtputf8")):
+            raise DeliveryError(
+                "the mail server does not accept international addresses (no SMTPUTF8)",
+                permanent=True,
+            )
+        options.append("SMTPUTF8")
+    return options
+
+
+def fit_for(connection: smtplib.SMTP, data: bytes) -> bytes:
+    """The message as this server can take it: unchanged, or, for a server that does not
+    offer 8BITMIME, with its 8-bit parts re-encoded as quoted-printable (RFC 6152 §3)."""
+    if data.isascii() or (connection.does_esmtp and connection.has_extn("8bitmime")):
+        return data
+    return seven_bit(data)
+
+
+def seven_bit(data: bytes) -> bytes:
+    message = message_from_bytes(data, policy=compat32)
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        body = part.get_payload(decode=True)
+        if not isinstance(body, bytes) or body.isascii():
+            continue
+        del part["Content-Transfer-Encoding"]
+        part.set_payload(body)
+        encode_quopri(part)
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=compat32.clone(linesep="\r\n")).flatten(message)
+    return out.getvalue()
+
+
+LINE_START_DOT = re.compile(rb"(?m)^\.")
+BARE_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """The DATA content as it goes on the wire (RFC 5321 §4.5.2): CRLF line ends, a dot
+    doubled at the start of a line, and the final CRLF "." CRLF."""
+    wire = LINE_START_DOT.sub(b"..", BARE_LINE_END.sub(b"\r\n", data))
+    if not wire.endswith(b"\r\n"):
+        wire += b"\r\n"
+    return wire + b".\r\n"
 
 
 def _json_safe(value: object) -> object:

@@ -6,8 +6,11 @@ running with a guess.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -87,7 +90,7 @@ def email_settings(url: str) -> dict[str, object]:
         except ValueError:
             raise ImproperlyConfigured(f"EMAIL_URL has a bad port: {url!r}") from None
         return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_BACKEND": "commandcenter.delivery.smtp.EmailBackend",
             "EMAIL_HOST": parts.hostname,
             "EMAIL_PORT": port,
             "EMAIL_HOST_USER": unquote(parts.username or ""),
@@ -112,3 +115,57 @@ def email_settings(url: str) -> dict[str, object]:
         f"EMAIL_URL must start with smtp://, smtp+tls://, smtp+ssl://, anymail://, locmem:// "
         f"or console://, got {url!r}"
     )
+
+
+# A host name as EHLO may give it: dot-separated LDH labels (RFC 5321 §4.1.2 Domain).
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"(?=.{{1,253}}\Z){LABEL}(?:\.{LABEL})+\Z")
+
+
+def helo_name(public_url: str) -> str:
+    """EMAIL_HELO_NAME, else a name relays accept made from PUBLIC_URL's host.
+
+    Relays refuse "localhost" and bare host names in EHLO, so: a dotted host name as it is;
+    an IP address as an address literal ("[192.0.2.1]"); "localhost" or a bare name, the
+    machine's fully qualified name when it has one, else the loopback address literal.
+    """
+    given = os.environ.get("EMAIL_HELO_NAME", "").strip()
+    if given:
+        if not (HOST_NAME.match(given) or _address_literal(given)):
+            raise ImproperlyConfigured(
+                f"EMAIL_HELO_NAME must be a fully qualified host name or an address literal "
+                f"like [192.0.2.1], got {given!r}"
+            )
+        return given
+    host = urlsplit(public_url).hostname or ""
+    literal = _as_address_literal(host)
+    if literal:
+        return literal
+    if HOST_NAME.match(host) and not _is_localhost(host):
+        return host
+    fqdn = socket.getfqdn()
+    if HOST_NAME.match(fqdn) and not _is_localhost(fqdn):
+        return fqdn
+    return "[127.0.0.1]"
+
+
+def _is_localhost(name: str) -> bool:
+    return name.lower().rstrip(".").split(".")[0] == "localhost" or name.lower().endswith(
+        (".localhost", ".localdomain")
+    )
+
+
+def _as_address_literal(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    return f"[{address}]" if address.version == 4 else f"[IPv6:{address}]"
+
+
+def _address_literal(value: str) -> bool:
+    if not (value.startswith("[") and value.endswith("]")):
+        return False
+    inner = value[1:-1]
+    inner = inner[5:] if inner.lower().startswith("ipv6:") else inner
+    return bool(_as_address_literal(inner))

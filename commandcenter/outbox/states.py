@@ -46,8 +46,12 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     Status.DELIVERED: frozenset({Status.IN_PROGRESS, Status.ARCHIVED}),
     Status.ARCHIVED: frozenset({Status.DELIVERED}),
     Status.FAILED: frozenset({Status.SCHEDULED, Status.IN_PROGRESS}),
-    Status.BOUNCED: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.FAILED}),
-    Status.SPAM: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.BOUNCED}),
+    # From In Progress too: a bounce or a complaint may arrive before the sender has recorded
+    # the server's "250" (a fast MTA on the same host); the signal wins, whenever it comes.
+    Status.BOUNCED: frozenset(
+        {Status.DELIVERED, Status.ARCHIVED, Status.FAILED, Status.IN_PROGRESS}
+    ),
+    Status.SPAM: frozenset({Status.DELIVERED, Status.ARCHIVED, Status.BOUNCED, Status.IN_PROGRESS}),
     Status.DELETED: frozenset(
         {
             Status.ARCHIVED,

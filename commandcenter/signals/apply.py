@@ -1,22 +1,40 @@
-"""Applying one inbound message to the emails it is about.
+"""Applying one inbound message to the email it is about.
 
 `apply_inbound()` is what every mail ingestion path calls (the MTA pipe, the SMTP listener,
 IMAP polling). It stores the message once (InboundMessage, unique on its hash), classifies
-it, finds our emails — by the VERP token of the bounce address, by the Message-IDs it
-refers to, by the original's headers inside a report — and records each signal through
-`record_signal()`. Doing it twice changes nothing: the store is unique on the bytes and
-every event carries a dedupe key made from the inbound Message-ID (or the hash).
+it, finds the one email it is about, and records the signal through `record_signal()`.
+
+A report (a bounce or a spam complaint) is about one message we sent: it is found by the
+VERP token of our envelope sender (where the report was delivered, then the report's own
+headers), else by the Message-ID of the original quoted in the report's own
+message/rfc822 or text/rfc822-headers part — never by the report's In-Reply-To or
+References, which any mail program may fill. A recipient's verdict is applied only to an
+email to that very address: a report that names someone else moves nothing and suppresses
+no one. A reply or an auto-reply is about the email it answers (In-Reply-To, else the
+newest of ours in References). Mail from our own users and copies of our own messages
+found in a mailbox are never replies.
+
+Doing it twice changes nothing: the store is unique on the bytes, and each event carries a
+dedupe key: for a report, a digest of what it says (its recipients' verdicts and the
+original it quotes), so the same report relayed again with other outer headers and no
+Message-ID records nothing new; for other mail, its Message-ID.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 
+from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Suppression
@@ -30,6 +48,12 @@ from commandcenter.tracking.unsubscribe import email_for_token, token_from_mailt
 PAYLOAD_CHARS = 64_000
 # Where VERP tokens are looked for in the message itself (headers, report, quoted original).
 SCANNED_BYTES = 1_000_000
+# Kinds that report on one message we sent (as opposed to answering it).
+REPORTS = frozenset({"bounce", "complaint"})
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+# The local part of an address an ISP blanked out of a complaint.
+REDACTED = re.compile(r"(?i)\A(?:redacted|[x*#]+|\[?redacted\]?)\Z")
 
 
 @dataclass
@@ -58,14 +82,20 @@ def apply_inbound(
         unsubscribed = _unsubscribe_by_mail(raw, envelope_recipient)
         if unsubscribed is not None:
             return ApplyResult(inbound.pk, "unsubscribe", not created, [unsubscribed.pk])
-        emails = matching_emails(raw, classification, envelope_recipient, envelope_sender)
+        emails = (
+            []
+            if is_our_own(raw, classification)
+            else (matching_emails(raw, classification, envelope_recipient, envelope_sender))
+        )
         if emails and inbound.email_id is None:
             inbound.email = emails[0]
             inbound.save(update_fields=["email"])
-        dedupe_key = _dedupe_key(classification, digest)
         payload = raw[:PAYLOAD_CHARS].decode("utf-8", "replace")
         recorded = sum(
-            _apply_to(email, classification, inbound, dedupe_key, payload) for email in emails
+            _apply_to(
+                email, classification, inbound, _dedupe_key(email, classification, digest), payload
+            )
+            for email in emails
         )
     return ApplyResult(
         inbound_id=inbound.pk,
@@ -108,7 +138,9 @@ def _store(
     )
 
 
-def _dedupe_key(classification: Classification, digest: str) -> str:
+def _dedupe_key(email: Email, classification: Classification, digest: str) -> str:
+    if classification.kind in REPORTS:
+        return report_key(email, classification)
     message_id = classification.message_id.strip()
     if message_id:
         # Long Message-IDs are hashed: the key column is 255 characters.
@@ -116,6 +148,27 @@ def _dedupe_key(classification: Classification, digest: str) -> str:
             message_id = hashlib.sha256(message_id.encode()).hexdigest()
         return f"inbound:{message_id}"
     return f"inbound-sha256:{digest}"
+
+
+def report_key(email: Email, classification: Classification) -> str:
+    """What makes two reports the same report: their kind, the original they quote and each
+    recipient's verdict (final or not), for the same send of the email (a Retry Send starts
+    a new one, so the next bounce of a retried email is a new report)."""
+    verdicts = sorted(
+        # `permanent`: a delay warning and the final failure may say the same words.
+        (r.address.lower(), r.permanent, r.dsn_status, r.reason, " ".join(r.diagnostic.split()))
+        for r in classification.recipients
+    )
+    said = json.dumps(
+        [
+            classification.kind,
+            classification.original_message_id.strip().lower(),
+            classification.feedback_type,
+            verdicts,
+        ]
+    )
+    sends = email.events.filter(kind="retried").count()
+    return f"report:{hashlib.sha256(said.encode()).hexdigest()}:send{sends}"
 
 
 def is_temporary_failure(error: BaseException) -> bool:
@@ -128,36 +181,100 @@ def is_temporary_failure(error: BaseException) -> bool:
 # -- matching --------------------------------------------------------------------------------
 
 
-def verp_tokens(raw: bytes, *addresses: str) -> list[str]:
-    """Email tokens named by bounce addresses (bounce+TOKEN@BOUNCE_DOMAIN): in the envelope
-    addresses given, then anywhere in the message (its headers, the report, the original)."""
+def verp_tokens(*texts: str | bytes) -> list[str]:
+    """Email tokens named by bounce addresses (bounce+TOKEN@BOUNCE_DOMAIN) in these texts."""
     pattern = re.compile(
         rb"bounce\+([A-Za-z0-9_-]{8,64})@" + re.escape(settings.BOUNCE_DOMAIN.encode()),
         re.IGNORECASE,
     )
-    text = " ".join(addresses).encode("utf-8", "replace") + b" " + raw[:SCANNED_BYTES]
-    return list(dict.fromkeys(match.decode() for match in pattern.findall(text)))
+    found: list[str] = []
+    for text in texts:
+        data = text.encode("utf-8", "replace") if isinstance(text, str) else text
+        found += [match.decode() for match in pattern.findall(data)]
+    return list(dict.fromkeys(found))
+
+
+def email_by_token(tokens: list[str]) -> Email | None:
+    """The one email these tokens name, or None (none, or several: then they prove nothing)."""
+    if not tokens:
+        return None
+    found = list(Email.objects.filter(token__in=tokens)[:2])
+    if not found:
+        # Some mail systems lower-case the local part; tokens are random enough that a
+        # case-blind match is still unambiguous.
+        found = [
+            e for token in tokens[:5] if (e := Email.objects.filter(token__iexact=token).first())
+        ]
+    return found[0] if len({e.pk for e in found}) == 1 else None
+
+
+def email_by_message_id(message_id: str) -> Email | None:
+    if not message_id.strip():
+        return None
+    found = list(Email.objects.filter(message_id=message_id.strip())[:2])
+    return found[0] if len(found) == 1 else None
 
 
 def matching_emails(raw: bytes, classification: Classification, *envelope: str) -> list[Email]:
-    """Our emails this message is about, the surest match first (VERP token, then Message-ID)."""
-    found: dict[int, Email] = {}
-    tokens = verp_tokens(raw, *envelope)
-    if tokens:
-        for email in Email.objects.filter(token__in=tokens):
-            found.setdefault(email.pk, email)
-        if not found:
-            # Some mail systems lower-case the local part; tokens are random enough that a
-            # case-blind match is still unambiguous.
-            for token in tokens:
-                loose = Email.objects.filter(token__iexact=token).first()
-                if loose is not None:
-                    found.setdefault(loose.pk, loose)
-    ids = [i for i in classification.referenced_ids if i][:50]
-    if ids:
-        for email in Email.objects.filter(message_id__in=ids):
-            found.setdefault(email.pk, email)
-    return list(found.values())
+    """The email this message is about (a list of at most one), the surest match first."""
+    if classification.kind in REPORTS:
+        email = report_subject(raw, classification, envelope)
+    else:
+        email = answered_email(raw, classification, envelope)
+    return [email] if email is not None else []
+
+
+def report_subject(
+    raw: bytes, classification: Classification, envelope: tuple[str, ...]
+) -> Email | None:
+    """The email a bounce or a complaint reports on: by the VERP token where the report was
+    delivered, then in its own headers and its quoted original's envelope headers, then
+    anywhere in it; else by the original's Message-ID quoted in the report's own part."""
+    for tokens in (
+        verp_tokens(*envelope),
+        verp_tokens(*classification.envelope_addresses),
+        verp_tokens(raw[:SCANNED_BYTES]),
+    ):
+        email = email_by_token(tokens)
+        if email is not None:
+            return email
+    return email_by_message_id(classification.original_message_id)
+
+
+def answered_email(
+    raw: bytes, classification: Classification, envelope: tuple[str, ...]
+) -> Email | None:
+    """The email a reply or an auto-reply answers: the one its In-Reply-To names, else the
+    newest of ours among its References; else the one whose bounce address it was sent to
+    (auto-replies often go to the envelope sender)."""
+    headers = top_headers(raw)
+    in_reply_to = MESSAGE_ID.findall(str(headers.get("in-reply-to", "")))
+    references = MESSAGE_ID.findall(str(headers.get("references", "")))
+    for message_id in [*in_reply_to[:5], *reversed(references[-50:])]:
+        email = email_by_message_id(message_id)
+        if email is not None:
+            return email
+    return email_by_token(verp_tokens(*envelope)) or email_by_token(
+        verp_tokens(*classification.envelope_addresses)
+    )
+
+
+def top_headers(raw: bytes) -> Message:
+    """The message's own header block, parsed without its body."""
+    head = HEADER_END.split(raw[:SCANNED_BYTES], maxsplit=1)[0]
+    return BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
+
+
+def is_our_own(raw: bytes, classification: Classification) -> bool:
+    """A copy of a message we sent (found in a rep's mailbox), or mail written by one of our
+    users (a rep answering in the thread): neither is a signal from a prospect."""
+    if classification.kind in REPORTS:
+        return False
+    own_id = classification.message_id.strip()
+    if own_id and Email.objects.filter(message_id=own_id).exists():
+        return True
+    sender = parseaddr(str(top_headers(raw).get("from", "")))[1].strip().lower()
+    return bool(sender) and User.objects.filter(email__iexact=sender).exists()
 
 
 # -- applying --------------------------------------------------------------------------------
@@ -212,13 +329,39 @@ def _apply_to(
 
 
 def recipient_for(email: Email, recipients: list[Recipient]) -> Recipient | None:
-    """The report's entry for this email's recipient (the only entry, when addresses were
-    rewritten on the way)."""
+    """The report's entry for this email's recipient: a verdict about another address never
+    applies to it."""
     address = email.to_address.lower()
     for recipient in recipients:
         if recipient.address.lower() == address:
             return recipient
-    return recipients[0] if len(recipients) == 1 else None
+    return None
+
+
+def named_recipients(recipients: list[Recipient]) -> list[str]:
+    """The addresses a report names, without those an ISP redacted ("redacted@…",
+    "xxxxxx@…"): a complaint that names no one real is about the message it quotes."""
+    return [
+        r.address.lower()
+        for r in recipients
+        if not REDACTED.match(r.address.partition("@")[0]) and "@" in r.address
+    ]
+
+
+def not_applied(
+    email: Email, kind: str, addresses: list[str], data: dict, dedupe_key: str, payload: str
+) -> int:
+    """A report that names other recipients than this email's: kept on its timeline, and
+    nothing else."""
+    others = ", ".join(addresses[:5]) or "no recipient"
+    return record_signal(
+        email,
+        "report_not_applied",
+        detail=f"A {kind} report about {others}, not {email.to_address}: not applied.",
+        payload=payload,
+        data={**data, "report_kind": kind, "addresses": addresses[:20]},
+        dedupe_key=dedupe_key,
+    )
 
 
 def bounce_reason(recipient: Recipient) -> str:
@@ -233,7 +376,8 @@ def _apply_bounce(
 ) -> int:
     recipient = recipient_for(email, classification.recipients)
     if recipient is None:
-        return 0
+        addresses = [r.address.lower() for r in classification.recipients]
+        return not_applied(email, "bounce", addresses, data, dedupe_key, payload)
     detail = bounce_reason(recipient)
     data = {**data, **recipient.as_dict()}
     if recipient.reason == "delivered":
@@ -249,7 +393,7 @@ def _apply_bounce(
         return record_signal(
             email,
             "deferred_bounce",
-            detail=detail,
+            detail=still_trying(recipient),
             payload=payload,
             data=data,
             dedupe_key=dedupe_key,
@@ -268,6 +412,13 @@ def _apply_bounce(
     return recorded
 
 
+def still_trying(recipient: Recipient) -> str:
+    """A delay warning ("Action: delayed"): the remote server is still trying. It is not an
+    expiry, whatever its status code looks like."""
+    words = recipient.diagnostic or recipient.dsn_status or "no details given"
+    return f"still trying: {words}"[:900]
+
+
 def suppress(address: str, reason: str) -> None:
     """Put a dead address on the suppression list (once; an older entry keeps its reason)."""
     Suppression.objects.get_or_create(
@@ -279,6 +430,9 @@ def suppress(address: str, reason: str) -> None:
 def _apply_complaint(
     email: Email, classification: Classification, data: dict, dedupe_key: str, payload: str
 ) -> int:
+    named = named_recipients(classification.recipients)
+    if named and email.to_address.lower() not in named:
+        return not_applied(email, "spam complaint", named, data, dedupe_key, payload)
     feedback = classification.feedback_type or "abuse"
     data = {**data, "feedback_type": feedback}
     recorded = record_signal(

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class SignalsConfig(AppConfig):
@@ -6,6 +6,9 @@ class SignalsConfig(AppConfig):
     label = "signals"
 
     def ready(self) -> None:
+        # Webhooks reach only processes with django-anymail: not `ingest` (settings_ingest.py).
+        if not apps.is_installed("anymail"):
+            return
         from anymail.signals import tracking
 
         from commandcenter.signals.esp import on_tracking_event

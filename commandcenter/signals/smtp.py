@@ -57,7 +57,8 @@ def _apply(raw: bytes, envelope: Envelope) -> None:
         apply_inbound(
             raw,
             source="smtp",
-            envelope_sender=envelope.mail_from or "",
+            # aiosmtpd spells the null sender of a DSN "<>"; the pipe passes it empty.
+            envelope_sender="" if envelope.mail_from == "<>" else envelope.mail_from or "",
             envelope_recipient=" ".join(envelope.rcpt_tos),
         )
     finally:

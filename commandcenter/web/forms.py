@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -11,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from commandcenter.accounts.models import User
 from commandcenter.mailtemplates.models import Template
@@ -37,6 +41,27 @@ def time_zone_choices() -> list[tuple[str, str]]:
 def split_addresses(raw: str) -> list[str]:
     """Addresses typed or pasted one a line, or separated by commas or semicolons."""
     return [part for part in ADDRESS_SEPARATORS.split(raw or "") if part]
+
+
+def signin_locked_message() -> str:
+    """One message whether the account or the address is locked: it names no account."""
+    minutes = math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+    return ngettext(
+        "Too many failed sign-ins for this account or from your address. "
+        "Try again in %(minutes)d minute.",
+        "Too many failed sign-ins for this account or from your address. "
+        "Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, which says so when django-axes refused the attempt."""
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if getattr(self.request, "axes_locked_out", False):
+            return ValidationError(signin_locked_message(), code="locked_out")
+        return super().get_invalid_login_error()
 
 
 class ScheduleFields(forms.Form):

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from commandcenter.accounts.models import User
-from commandcenter.accounts.services import create_user
+from commandcenter.accounts.services import create_user, issue_api_token
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
@@ -34,6 +34,13 @@ class Api:
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.tokens: dict[int, str] = {}
+
+    def token(self, user: User) -> str:
+        """The user's API token, issued on first use (only its digest is stored)."""
+        if user.pk not in self.tokens:
+            self.tokens[user.pk] = issue_api_token(user)
+        return self.tokens[user.pk]
 
     def call(
         self,
@@ -48,7 +55,7 @@ class Api:
     ) -> Answer:
         all_headers = dict(headers or {})
         if user is not None:
-            all_headers.setdefault("Authorization", f"Bearer {user.api_token}")
+            all_headers.setdefault("Authorization", f"Bearer {self.token(user)}")
         data: bytes | str = b""
         if raw is not None:
             data = raw

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from commandcenter.accounts.models import User
+from commandcenter.accounts.services import issue_api_token
 from commandcenter.api.tests.conftest import Api, counts, email_in
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
@@ -49,6 +50,31 @@ def test_it_refuses_a_token_of_an_inactive_user(api: Api, alice: User) -> None:
     alice.is_active = False
     alice.save()
     assert api.get("/me", alice).status_code == 401
+
+
+def test_a_new_token_works_and_the_previous_one_stops_at_once(api: Api, alice: User) -> None:
+    old = issue_api_token(alice)
+    assert api.get("/me", headers={"Authorization": f"Bearer {old}"}).data["username"] == "alice"
+
+    new = issue_api_token(alice)
+
+    assert api.get("/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    assert api.get("/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+
+
+def test_it_refuses_a_user_who_has_no_token_yet(api: Api, alice: User) -> None:
+    assert alice.api_token_hash is None
+    # The digest column is empty, so no string, not even an empty one, may find the user.
+    for candidate in ["", "None", "null"]:
+        assert api.get("/me", headers={"Authorization": f"Bearer {candidate}"}).status_code == 401
+
+
+def test_the_stored_digest_is_not_a_token(api: Api, alice: User) -> None:
+    issue_api_token(alice)
+    alice.refresh_from_db()
+    stolen = alice.api_token_hash
+    assert stolen
+    assert api.get("/me", headers={"Authorization": f"Bearer {stolen}"}).status_code == 401
 
 
 def test_it_knows_each_user_by_their_token(api: Api, alice: User, bob: User) -> None:

@@ -148,14 +148,14 @@ def test_it_imports_a_csv_body(api: Api, alice: User) -> None:
     assert pat.custom_fields == {"industry": "Robotics"}
 
 
-def test_it_imports_a_multipart_file(client: Client, alice: User) -> None:
+def test_it_imports_a_multipart_file(api: Api, client: Client, alice: User) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("people.csv", CSV.encode(), content_type="text/csv")
     response = client.post(
         "/api/v1/people/import",
         {"file": upload},
-        headers={"Authorization": f"Bearer {alice.api_token}"},
+        headers={"Authorization": f"Bearer {api.token(alice)}"},
     )
     assert response.status_code == 200, response.content
     assert response.json()["created"] == 2
@@ -219,7 +219,7 @@ def test_it_answers_413_for_a_csv_over_the_limit(
     response = client.post(
         "/api/v1/people/import",
         {"file": upload},
-        headers={"Authorization": f"Bearer {alice.api_token}"},
+        headers={"Authorization": f"Bearer {api.token(alice)}"},
     )
     assert response.status_code == 413
     assert counts() == before

@@ -17,7 +17,7 @@ from commandcenter.people.services import people_by_address
 
 def point_at(settings: SettingsWrapper, port: int, *, timeout: int = 1) -> None:
     """Send through Django's SMTP backend to 127.0.0.1:port (tests run with locmem)."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "commandcenter.delivery.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
     settings.EMAIL_HOST_USER = ""

@@ -77,8 +77,12 @@ TRANSIENT = [
     (Fault("MAIL", "421 4.3.2 Closing"), "421 4.3.2 Closing (at MAIL FROM)"),
     (Fault("MAIL", "451 4.3.0 Try later"), "451 4.3.0 Try later (at MAIL FROM)"),
     (Fault("RCPT", "451 4.7.1 Greylisted"), "451 4.7.1 Greylisted (at RCPT TO)"),
+    (Fault("DATA", "451 4.3.0 Not now"), "451 4.3.0 Not now (at DATA)"),
     (Fault("DATA", action="drop"), "closed the connection"),
     (Fault("DATA", action="stall", stall_seconds=5), "did not answer in time"),
+    # An explicit 4xx after the whole message: the server says it did not take it.
+    (Fault("dot", "451 4.3.0 Queue full"), "451 4.3.0 Queue full (at end of DATA)"),
+    (Fault("dot", "421 4.3.2 Shutting down"), "421 4.3.2 Shutting down (at end of DATA)"),
 ]
 
 
@@ -119,7 +123,8 @@ PERMANENT = [
         Fault("RCPT", "550 5.1.1 <carol@example.org>: no such user"),
         "550 5.1.1 <carol@example.org>: no such user (at RCPT TO)",
     ),
-    (Fault("DATA", "552 5.3.4 Message too big"), "552 5.3.4 Message too big (at DATA)"),
+    (Fault("DATA", "554 5.5.1 No valid recipients"), "554 5.5.1 No valid recipients (at DATA)"),
+    (Fault("dot", "552 5.3.4 Message too big"), "552 5.3.4 Message too big (at end of DATA)"),
     (Fault("MAIL", "553 5.7.1 Sender rejected"), "553 5.7.1 Sender rejected (at MAIL FROM)"),
 ]
 
@@ -156,8 +161,15 @@ def test_it_keeps_the_connection_after_one_refused_recipient(alice: User, sink: 
     assert sink.connections == 1
 
 
-def test_it_reconnects_after_a_dropped_connection(alice: User, sink: SmtpSink) -> None:
-    sink.add_fault(Fault("DATA", action="drop", times=1))
+@pytest.mark.parametrize(
+    ("stage", "first_ends"),
+    [("DATA", Status.SCHEDULED), ("dot", Status.FAILED)],
+    ids=["before-the-message", "after-the-message"],
+)
+def test_it_reconnects_after_a_dropped_connection(
+    alice: User, sink: SmtpSink, stage: str, first_ends: str
+) -> None:
+    sink.add_fault(Fault(stage, action="drop", times=1))
     first = scheduled_email(alice, to="first@example.org")
     second = scheduled_email(alice, to="second@example.org")
 
@@ -165,8 +177,10 @@ def test_it_reconnects_after_a_dropped_connection(alice: User, sink: SmtpSink) -
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.status == Status.SCHEDULED
+    # Dropped after the whole message: delivery unknown; before it: tried again later.
+    assert first.status == first_ends
     assert second.status == Status.DELIVERED
+    assert [m.rcpt_tos[0] for m in sink.messages] == ["second@example.org"]
     assert sink.connections == 2
 
 

@@ -78,7 +78,8 @@ def test_it_records_a_temporary_failure_as_an_event_only(alice: User) -> None:
     email.refresh_from_db()
     assert email.status == Status.DELIVERED
     [deferred] = events(email, "deferred_bounce")
-    assert deferred.detail.startswith("mailboxfull: ")
+    assert deferred.detail == "still trying: 452 4.2.2 Mailbox full"
+    assert deferred.data["reason"] == "mailboxfull"
     assert not Suppression.objects.exists()
 
 

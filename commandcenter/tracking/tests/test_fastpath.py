@@ -135,3 +135,22 @@ def test_it_passes_every_other_path_to_django() -> None:
     answer = get("/login/")
     assert answer.status == "200 OK"
     assert DJANGO_ONLY_HEADER in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "client"),
+    [
+        # A reverse proxy on the same host appends the address it saw.
+        ("127.0.0.1", "198.51.100.23", "198.51.100.23"),
+        ("::1", "10.0.0.9, 198.51.100.23", "198.51.100.23"),
+        # Anyone else's X-Forwarded-For is a claim, not an address.
+        ("203.0.113.7", "198.51.100.23", "203.0.113.7"),
+    ],
+)
+def test_it_sees_the_client_behind_a_trusted_proxy_only(
+    email: Email, peer: str, forwarded_for: str, client: str
+) -> None:
+    get(f"/t/o/{email.token}.gif", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded_for)
+    drain()
+    (opened,) = Event.objects.filter(email=email, kind="opened")
+    assert opened.data["ip"] == client

@@ -173,7 +173,7 @@ def test_it_sends_a_group_email_and_a_worker_pass_delivers_it(
     screenshot(page, "command-center-group")
     expect(page.locator('[data-tab="sent"] .count')).to_have_text("0")
     with SmtpSink() as sink:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_BACKEND = "commandcenter.delivery.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""

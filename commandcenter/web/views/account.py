@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
@@ -12,16 +14,30 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from commandcenter.web.decorators import web_view, with_csp
-from commandcenter.web.forms import PreferencesForm
+from commandcenter.web.forms import PreferencesForm, SignInForm, signin_locked_message
 from commandcenter.web.scope import choose_view_as, signed_in_user
 
 login = with_csp(
     auth_views.LoginView.as_view(
         template_name="web/login.html",
+        authentication_form=SignInForm,
         next_page=reverse_lazy("web:home"),
         redirect_authenticated_user=True,
     )
 )
+
+
+def signin_refused(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' answer to a sign-in refused for too many failures (AXES_LOCKOUT_CALLABLE):
+    the sign-in page as the login view rendered it, with SignInForm's message, as a 429."""
+    if original_response is None:
+        return HttpResponse(signin_locked_message(), status=429, content_type="text/plain")
+    original_response.status_code = 429
+    return original_response
+
+
 logout = auth_views.LogoutView.as_view(next_page=reverse_lazy("web:login"))
 password_change = web_view(
     auth_views.PasswordChangeView.as_view(

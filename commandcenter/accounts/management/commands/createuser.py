@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from commandcenter.accounts.services import create_user
+from commandcenter.accounts.services import create_user, issue_api_token
 
 
 class Command(BaseCommand):
@@ -23,15 +24,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            user = create_user(
-                options["name"],
-                email=options["email"],
-                password=options["password"],
-                admin=options["admin"],
-                team_name=options["team"].strip(),
-            )
+            with transaction.atomic():
+                user = create_user(
+                    options["name"],
+                    email=options["email"],
+                    password=options["password"],
+                    admin=options["admin"],
+                    team_name=options["team"].strip(),
+                )
+                token = issue_api_token(user)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         role = "admin" if user.is_admin else "user"
-        self.stderr.write(f"Created {role} {user.username} <{user.email}>; API token:")
-        self.stdout.write(user.api_token)
+        self.stderr.write(
+            f"Created {role} {user.username} <{user.email}>; their API token, shown only now:"
+        )
+        self.stdout.write(token)

@@ -1,12 +1,12 @@
 """`commandcenter ingest`: apply one inbound message read from standard input.
 
-For an MTA's pipe transport (Postfix `pipe`, Exim `pipe`…), e.g. in Postfix master.cf:
-    commandcenter unix - n n - - pipe
-      user=commandcenter argv=/path/to/commandcenter ingest --sender ${sender}
-      --recipient ${recipient}
+For an MTA's pipe transport (Postfix `pipe`, Exim `pipe`…): docs/inbound.md has the
+Postfix configuration the tests run (signals/tests/test_postfix_*.py), its environment and
+what the pipe's user must be able to reach.
 Exit status 0 whenever the message was stored (matched to an email or not): the MTA must not
-bounce a bounce. 75 (EX_TEMPFAIL) only for our own passing trouble, such as a locked or
-unreachable database, so the MTA keeps the message and tries again later.
+bounce a bounce. 75 (EX_TEMPFAIL) for anything that kept it from being stored - a locked or
+unreachable database here, and, through the console script's guard (signals/pipe.py), every
+other failure, settings included - so the MTA keeps the message and tries again later.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
 from commandcenter.signals.apply import apply_inbound, is_temporary_failure
-
-EX_TEMPFAIL = 75
+from commandcenter.signals.pipe import EX_TEMPFAIL, deferral_line
 
 
 class Command(BaseCommand):
     help = "Apply one inbound message (bounce, complaint, reply…) read from standard input."
     stealth_options = ("stdin",)
+    # Started once per message: the system checks would import the whole web app each time.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sender", default="", help="The envelope sender (MAIL FROM).")
@@ -45,8 +46,8 @@ class Command(BaseCommand):
             )
         except DatabaseError as error:
             if not is_temporary_failure(error):
-                raise
-            self.stderr.write(f"temporary failure, try again later: {error}")
+                raise  # the console script's guard still exits 75, with the traceback
+            self.stderr.write(deferral_line(f"temporary failure, try again later: {error}"))
             sys.exit(EX_TEMPFAIL)
         matched = ", ".join(str(i) for i in result.email_ids) or "no email"
         seen = " (seen before)" if result.duplicate else ""
