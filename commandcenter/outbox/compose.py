@@ -29,6 +29,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from commandcenter.accounts.models import User
+from commandcenter.outbox.actions import retry_refusal
+from commandcenter.outbox.labels import status_label
 from commandcenter.outbox.merge import (
     FILLABLE_PERSON_FIELDS,
     STANDARD_FIELDS,
@@ -472,8 +474,9 @@ def edit_email(
     Send allows it (actions.retry_refusal).
     """
     if email.status not in EDITABLE:
+        label = status_label(email.status)
         raise ComposeError(
-            {"status": _("A %(status)s email cannot be edited.") % {"status": _status(email)}}
+            {"status": _("A %(status)s email cannot be edited.") % {"status": label}}
         )
     target = _edit_target(email, send_at=send_at, draft=draft)
     if target == Status.DRAFT and email.is_bulk:
@@ -516,12 +519,6 @@ def edit_email(
     return email
 
 
-def _status(email: Email) -> str:
-    from commandcenter.outbox.labels import status_label
-
-    return status_label(email.status)
-
-
 def _edit_target(email: Email, *, send_at: dt.datetime | None, draft: bool | None) -> str:
     """The status an edit leaves the email in."""
     if draft:
@@ -562,8 +559,6 @@ def _schedule(
         when = max(email.send_at, now)
     fields.update(send_at=when, due_at=when, sort_at=when, attempts=0, last_error="")
     if email.status == Status.FAILED:
-        from commandcenter.outbox.actions import retry_refusal
-
         refusal = retry_refusal(email, person=fields["person"])
         if refusal:
             raise ComposeError({"status": refusal})

@@ -132,10 +132,6 @@ class Email(models.Model):
     def is_bulk(self) -> bool:
         return self.batch_id is not None
 
-    @property
-    def is_group(self) -> bool:
-        return self.batch is not None and self.batch.mode == Batch.Mode.GROUP
-
 
 class Event(models.Model):
     """Anything that happened to an email, kept forever with its raw payload."""

@@ -53,19 +53,19 @@ def test_it_stores_what_went_out_when_the_person_changed_after_scheduling(
 
 
 def test_a_later_attempt_replaces_the_copy(alice: User, sink: SmtpSink) -> None:
-    sink.add_fault(Fault("DATA", "451 4.3.0 try later", times=1))
-    email = scheduled_email(alice)
+    sink.add_fault(Fault("RCPT", "451 4.3.0 try later", times=1))
+    email = scheduled_email(alice, body_html="<p>Hi {{first_name}}</p>")
     Sender("w").run_once()
-    first = SentMessage.objects.get(email=email).raw
+    first = SentMessage.objects.get(email=email)
+    assert sink.messages == []  # refused before the data: nothing was received yet
     Email.objects.filter(pk=email.pk).update(due_at=email.created_at)
 
     Sender("w").drain()
 
-    assert SentMessage.objects.filter(email=email).count() == 1
-    assert SentMessage.objects.get(email=email).raw != first
-    assert SentMessage.objects.get(email=email).raw.rstrip(b"\r\n") == sink.messages[0].raw.rstrip(
-        b"\r\n"
-    )
+    [kept] = SentMessage.objects.filter(email=email)
+    assert kept.handed_over_at > first.handed_over_at
+    assert kept.raw != first.raw  # a new MIME boundary: the bytes of the second handoff
+    assert kept.raw.rstrip(b"\r\n") == sink.messages[0].raw.rstrip(b"\r\n")
 
 
 def test_only_who_may_see_the_email_gets_its_original(
