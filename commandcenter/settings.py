@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "commandcenter.accounts",
     "commandcenter.people",
     "commandcenter.outbox",
+    "commandcenter.mailtemplates",
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",

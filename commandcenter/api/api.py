@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.urls import URLPattern, URLResolver, re_path
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 
@@ -31,7 +32,10 @@ class CommandCenterApi(NinjaAPI):
 def _json_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        response = view(request, *args, **kwargs)
+        # The API speaks one language whatever the client's Accept-Language: its messages
+        # are for programs and their logs as much as for people.
+        with translation.override("en"):
+            response = view(request, *args, **kwargs)
         if response.status_code != 405 or response.get("Content-Type", "").startswith(
             "application/json"
         ):

@@ -9,6 +9,7 @@ from ninja import Router
 from ninja import Status as Reply
 from ninja.errors import HttpError
 
+from commandcenter.accounts.models import User
 from commandcenter.api.auth import viewer
 from commandcenter.api.errors import BadInput
 from commandcenter.api.pagination import (
@@ -33,7 +34,9 @@ from commandcenter.api.schemas import (
     batch_json,
     email_detail_json,
     email_json,
+    emails_json,
 )
+from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox import actions
 from commandcenter.outbox.compose import (
     Content,
@@ -73,16 +76,28 @@ def email_or_404(request: HttpRequest, email_id: int, *, write: bool = False) ->
     "/emails", response=answers({201: EmailOut}), summary="Send, schedule or draft one email"
 )
 def create_email(request: HttpRequest, payload: EmailIn) -> Reply[dict[str, Any]]:
+    user = viewer(request).writer()
     email = compose_single(
-        viewer(request).writer(),
+        user,
         to=payload.to,
         subject=payload.subject,
         body_text=payload.body_text,
         body_html=payload.body_html,
         send_at=payload.send_at,
         draft=payload.draft,
+        template=template_or_422(user, payload.template),
     )
     return Reply(201, email_json(email))
+
+
+def template_or_422(user: User, template_id: int | None) -> Template | None:
+    """A saved template the user may use (their own, or shared by a teammate)."""
+    if template_id is None:
+        return None
+    found = Template.objects.usable_by(user).filter(pk=template_id).first()
+    if found is None:
+        raise BadInput({"template": f"No template with id {template_id}."})
+    return found
 
 
 @router.post("/emails/bulk", response=answers({201: BulkOut}), summary="Select and Send, or Group")
@@ -105,9 +120,14 @@ def create_bulk(request: HttpRequest, payload: BulkIn) -> Reply[dict[str, Any]]:
         for item in payload.to
     ]
     batch, emails = compose_bulk(
-        user, mode=payload.mode, recipients=recipients, content=shared, send_at=payload.send_at
+        user,
+        mode=payload.mode,
+        recipients=recipients,
+        content=shared,
+        send_at=payload.send_at,
+        template=template_or_422(user, payload.template),
     )
-    return Reply(201, {"batch": batch.pk, "emails": [email_json(email) for email in emails]})
+    return Reply(201, {"batch": batch.pk, "emails": emails_json(emails)})
 
 
 @router.get(
@@ -127,7 +147,7 @@ def list_emails(
     page = folder_page(
         viewer(request).owner_ids, folder, cursor=cursor, limit=limit, search=q.strip()
     )
-    return page_response(request, [email_json(email) for email in page.emails], page.next_cursor)
+    return page_response(request, emails_json(page.emails), page.next_cursor)
 
 
 @router.get(
@@ -155,6 +175,9 @@ def patch_email(request: HttpRequest, email_id: int, payload: EmailPatch) -> dic
     if "edit" not in actions.actions_for(email):
         label = Status(email.status).label
         raise HttpError(409, f"Edit is not possible for a {label} email.")
+    # draft: false on a failed email means "send it again" (Retry Send's rules apply).
+    if email.status == Status.FAILED and changes.get("draft"):
+        raise BadInput({"draft": "A failed email cannot become a draft."})
     email = edit_email(viewer(request).writer(), email, **changes)
     return email_json(email)
 

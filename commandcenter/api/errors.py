@@ -199,7 +199,10 @@ def _compose_error(request: HttpRequest, exc: ComposeError) -> tuple[int, dict[s
         # "not editable in this folder", "being sent right now": the folder says no (409),
         # the input itself is fine.
         return 409, {"detail": exc.errors["status"]}
-    return 422, _body(exc.errors)
+    body = _body(exc.errors)
+    if exc.missing:
+        body["missing"] = exc.missing
+    return 422, body
 
 
 def _django_validation_error(

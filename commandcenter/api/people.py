@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja import Status as Reply
 from ninja.errors import HttpError
@@ -31,8 +32,9 @@ from commandcenter.api.pagination import (
     encode_id_cursor,
     page_response,
 )
-from commandcenter.api.schemas import Input, Text, answers
-from commandcenter.outbox.merge import MERGE_FIELD
+from commandcenter.api.schemas import Input, Text, answers, utc
+from commandcenter.outbox.compose import refresh_previews
+from commandcenter.outbox.merge import is_field_name
 from commandcenter.outbox.queries import PAGE_SIZE
 from commandcenter.people.importer import ImportReport, import_people_csv
 from commandcenter.people.models import Person
@@ -59,6 +61,7 @@ class PersonIn(Input):
         default_factory=dict, description="Merge fields of your own: {{name}} in an email."
     )
     do_not_contact: StrictBool = False
+    do_not_contact_reason: Text = Field("", description="Why (kept with the date it was set).")
 
 
 class PersonPatch(Input):
@@ -72,6 +75,7 @@ class PersonPatch(Input):
     time_zone: Text | None = None
     custom_fields: dict[Text, FieldValue | None] | None = None
     do_not_contact: StrictBool | None = None
+    do_not_contact_reason: Text | None = None
 
 
 class PersonOut(Schema):
@@ -84,6 +88,8 @@ class PersonOut(Schema):
     time_zone: str
     custom_fields: dict[str, Any]
     do_not_contact: bool
+    do_not_contact_reason: str
+    do_not_contact_at: dt.datetime | None
     unsubscribed_at: dt.datetime | None
     owner: str
     created_at: dt.datetime
@@ -117,10 +123,12 @@ def person_json(person: Person) -> dict[str, Any]:
         "time_zone": person.time_zone,
         "custom_fields": person.custom_fields or {},
         "do_not_contact": person.do_not_contact,
-        "unsubscribed_at": person.unsubscribed_at,
+        "do_not_contact_reason": person.do_not_contact_reason,
+        "do_not_contact_at": utc(person.do_not_contact_at),
+        "unsubscribed_at": utc(person.unsubscribed_at),
         "owner": person.owner.username,
-        "created_at": person.created_at,
-        "updated_at": person.updated_at,
+        "created_at": utc(person.created_at),
+        "updated_at": utc(person.updated_at),
     }
 
 
@@ -145,7 +153,7 @@ def _check_custom_fields(fields: dict[str, Any], errors: dict[str, str]) -> None
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["custom_fields"] = f"At most {MAX_CUSTOM_FIELDS} custom fields."
     for name, value in fields.items():
-        if not MERGE_FIELD.fullmatch("{{" + name + "}}") or len(name) > 64:
+        if not is_field_name(name):
             errors[f"custom_fields.{name[:64]}"] = (
                 "A field name is letters, digits and _ (not starting with a digit), "
                 "at most 64 characters, so that {{name}} can use it."
@@ -176,6 +184,10 @@ def _apply(person: Person, changes: dict[str, Any]) -> None:
         changes["custom_fields"] = merged
     if errors:
         raise BadInput(errors)
+    if "do_not_contact" in changes and changes["do_not_contact"] != person.do_not_contact:
+        person.do_not_contact_at = timezone.now() if changes["do_not_contact"] else None
+        if not changes["do_not_contact"]:
+            changes.setdefault("do_not_contact_reason", "")
     for name, value in changes.items():
         setattr(person, name, value)
     # Lengths and formats from the model; the one-address-per-owner rule is checked below.
@@ -330,4 +342,6 @@ def patch_person(request: HttpRequest, person_id: int, payload: PersonPatch) -> 
         raise BadInput(dict.fromkeys(nulls, "Must not be null; leave it out to keep it."))
     person = person_or_404(request, person_id, write=True)
     _apply(person, changes)
-    return person_json(_save(person))
+    saved = _save(person)
+    refresh_previews([saved.pk])
+    return person_json(saved)

@@ -4,13 +4,14 @@ response schemas (for the OpenAPI document), and the functions that build respon
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool
 
 from commandcenter.api.errors import text_problem
-from commandcenter.outbox.actions import actions_for
+from commandcenter.outbox.actions import actions_for, retry_refusals
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
@@ -54,6 +55,10 @@ class Input(Schema):
 class ErrorOut(Schema):
     detail: str = Field(description="What went wrong, for a person to read.")
     errors: dict[str, str] | None = Field(None, description="field: message, where useful.")
+    missing: dict[str, list[str]] | None = Field(
+        None,
+        description="Merge fields that would come out empty: recipient address -> field names.",
+    )
 
 
 # Bad JSON (400), no token (401), view-as refused (403), too big (413), bad fields (422).
@@ -69,13 +74,23 @@ def answers(ok: dict[int, Any], *more_errors: int) -> dict[Any, Any]:
 # --- emails in ---------------------------------------------------------------------------
 
 
+MERGE_HELP = (
+    " Merge fields: {{first_name}}, {{company}}, custom fields…; {{first_name | there}} gives a "
+    "fallback. A field that would come out empty is refused (422, with `missing`)."
+)
+TemplateId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class EmailIn(Input):
     to: Text = Field(description="The recipient's address; the person is found or created.")
-    subject: Text
-    body_text: Text = ""
+    subject: Text = Field(description="As written, with merge fields." + MERGE_HELP)
+    body_text: Text = Field("", description="Made from body_html when only that is given.")
     body_html: Text = ""
     send_at: IsoTime | None = Field(None, description="ISO 8601 with an offset; absent means now.")
     draft: StrictBool = False
+    template: TemplateId | None = Field(
+        None, description="The saved template this email was started from (for its statistics)."
+    )
 
 
 class EmailPatch(Input):
@@ -115,11 +130,12 @@ class BulkIn(Input):
         description="Addresses; for select_and_send an item may also be an object "
         '{"to", "subject"?, "body_text"?, "body_html"?} overriding that copy.'
     )
-    subject: Text
+    subject: Text = Field(description="As written, with merge fields." + MERGE_HELP)
     body_text: Text = ""
     body_html: Text = ""
     send_at: IsoTime | None = None
     draft: StrictBool = Field(False, description="Always refused: bulk emails cannot be drafts.")
+    template: TemplateId | None = None
 
 
 # --- emails out --------------------------------------------------------------------------
@@ -134,14 +150,24 @@ class PersonBrief(Schema):
     title: str
 
 
+class WrittenOut(Schema):
+    """The email as the rep wrote it: merge fields and all."""
+
+    id: int | None = Field(description="The saved template it was started from, if any.")
+    subject: str
+    body_text: str
+    body_html: str
+
+
 class EmailOut(Schema):
     id: int
     status: str
     reason: str
     to: str
-    subject: str
+    subject: str = Field(description="What the recipient gets (or will get): fields filled.")
     body_text: str
     body_html: str
+    template: WrittenOut = Field(description="The same as written, merge fields and all.")
     send_at: dt.datetime | None
     sent_at: dt.datetime | None
     failed_at: dt.datetime | None
@@ -227,7 +253,18 @@ def person_brief(person: Person) -> dict[str, Any]:
     }
 
 
-def email_json(email: Email) -> dict[str, Any]:
+def utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """Every timestamp the API gives is in UTC (written with a Z)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def email_json(email: Email, refusals: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """One email; `refusals` (actions.retry_refusals of a page) saves a query per email."""
+    subject, body_text, body_html = email.written()
     return {
         "id": email.pk,
         "status": email.status,
@@ -236,11 +273,17 @@ def email_json(email: Email) -> dict[str, Any]:
         "subject": email.subject,
         "body_text": email.body_text,
         "body_html": email.body_html,
-        "send_at": email.send_at,
-        "sent_at": email.sent_at,
-        "failed_at": email.failed_at,
-        "created_at": email.created_at,
-        "updated_at": email.updated_at,
+        "template": {
+            "id": email.template_id,
+            "subject": subject,
+            "body_text": body_text,
+            "body_html": body_html,
+        },
+        "send_at": utc(email.send_at),
+        "sent_at": utc(email.sent_at),
+        "failed_at": utc(email.failed_at),
+        "created_at": utc(email.created_at),
+        "updated_at": utc(email.updated_at),
         "message_id": email.message_id,
         "batch": email.batch_id,
         "campaign": email.campaign_id,
@@ -249,12 +292,18 @@ def email_json(email: Email) -> dict[str, Any]:
         "person": person_brief(email.person),
         "attempts": email.attempts,
         "last_error": email.last_error,
-        "next_attempt_at": email.due_at if email.status == Status.SCHEDULED else None,
+        "next_attempt_at": utc(email.due_at) if email.status == Status.SCHEDULED else None,
         "opens": email.opens,
         "clicks": email.clicks,
         "replies": email.replies,
-        "actions": sorted(actions_for(email)),
+        "actions": sorted(actions_for(email, refusals)),
     }
+
+
+def emails_json(emails: list[Email]) -> list[dict[str, Any]]:
+    """A page of emails, with the Retry Send rule checked for all of them at once."""
+    refusals = retry_refusals(emails)
+    return [email_json(email, refusals) for email in emails]
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -266,7 +315,7 @@ def event_json(event: Event) -> dict[str, Any]:
         "detail": event.detail,
         "data": event.data if isinstance(event.data, dict) else {"value": event.data},
         "payload": event.payload,
-        "created_at": event.created_at,
+        "created_at": utc(event.created_at),
     }
 
 
@@ -281,7 +330,7 @@ def batch_json(batch: Batch, emails: list[Email], folders: dict[str, int]) -> di
         "mode": batch.mode,
         "subject": batch.subject,
         "size": batch.size,
-        "created_at": batch.created_at,
+        "created_at": utc(batch.created_at),
         "folders": folders,
-        "emails": [email_json(email) for email in emails],
+        "emails": emails_json(emails),
     }

@@ -6,7 +6,6 @@ import random
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import Message
@@ -19,8 +18,9 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, make_msgid
 
-from commandcenter.outbox.merge import MissingMergeField, render
+from commandcenter.outbox.merge import MissingMergeField, Rendered, render_for
 from commandcenter.outbox.models import Email
+from commandcenter.outbox.states import Status
 from commandcenter.tracking.instrument import instrument_many, unsubscribe_headers
 
 
@@ -46,28 +46,29 @@ def rep_address(email: Email) -> str:
         return parseaddr(address)[1] or settings.DEFAULT_FROM_EMAIL
 
 
-def one_line(text: str) -> str:
-    """A header value on one line: a merge field's value may hold line breaks."""
-    return " ".join(text.splitlines())
-
-
-@dataclass
-class Rendered:
-    """An email's subject and bodies with the merge fields filled, before tracking."""
-
-    subject: str
-    text: str
-    html: str
-
-
 def render_email(email: Email) -> Rendered:
-    """Fills the merge fields for the recipient; MissingMergeField when one cannot be."""
-    person, rep = email.person, email.owner
-    return Rendered(
-        subject=one_line(render(email.subject, person, rep)),
-        text=render(email.body_text, person, rep),
-        html=render(email.body_html, person, rep, html_escape=True) if email.body_html else "",
-    )
+    """Fills the merge fields for the recipient as they are now (merge.py's one rule);
+    MissingMergeField when one cannot be filled."""
+    subject, text, html = email.written()
+    return render_for(email.owner, email.person, subject, text, html)
+
+
+def keep_rendered(
+    emails: Sequence[Email], outcomes: Sequence[Rendered | MissingMergeField]
+) -> None:
+    """Store the filled content where it differs from what the email showed (its person
+    changed since it was scheduled): an email's subject and bodies are what went out.
+
+    Run in the transaction of the group's handoff stamps, so it commits with them.
+    """
+    for email, outcome in zip(emails, outcomes, strict=True):
+        if not isinstance(outcome, Rendered):
+            continue
+        shown = (email.subject, email.body_text, email.body_html)
+        if shown != (outcome.subject, outcome.body_text, outcome.body_html):
+            Email.objects.filter(pk=email.pk, status=Status.IN_PROGRESS).update(
+                subject=outcome.subject, body_text=outcome.body_text, body_html=outcome.body_html
+            )
 
 
 def build_message(email: Email, *, verp: bool = True) -> EmailMultiAlternatives:
@@ -97,10 +98,11 @@ def build_messages(
             outcomes.append(render_email(email))
         except MissingMergeField as error:
             outcomes.append(error)
+    keep_rendered(emails, outcomes)
     instrumented = iter(
         instrument_many(
             [
-                (email, outcome.html, outcome.text)
+                (email, outcome.body_html, outcome.body_text)
                 for email, outcome in zip(emails, outcomes, strict=True)
                 if isinstance(outcome, Rendered)
             ]

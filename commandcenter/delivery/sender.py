@@ -52,6 +52,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commandcenter.delivery.copies import keep_sent_messages
 from commandcenter.delivery.courier import AnyCourier, Handover, Outcome, courier_for
 from commandcenter.delivery.message import build_messages, new_message_id
 from commandcenter.delivery.queue import claim_due, recover_stale, unknown_after_handoff
@@ -211,6 +212,7 @@ class Sender:
                 return
             ready = self.prepare(going, transport)
             started = self.start_handoffs({h.email.pk: h.message_id for h in ready})
+            keep_sent_messages(h for h in ready if h.email.pk in started)  # "Show original"
         courier.send(handover for handover in ready if handover.email.pk in started)
 
     def prepare(self, emails: list[Email], transport: Transport) -> list[Handover]:

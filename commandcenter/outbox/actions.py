@@ -1,24 +1,34 @@
-"""The quick actions of DESIGN's table: Archive, Unarchive, Retry Send, Delete.
+"""The quick actions of DESIGN's table: Archive, Unarchive, Retry Send, Delete (and Edit).
 
 Each checks the action table, then moves the email through the state machine; an action the
-email's folder does not offer raises IllegalTransition with a message for the rep.
+email's folder does not offer raises ActionRefused with a message for the rep. Retry Send is
+offered only where trying again can succeed: never to a recipient who complained (Spam), who
+unsubscribed, is marked do-not-contact or is on the suppression list (`retry_refusal`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from commandcenter.outbox.labels import action_label, status_label
 from commandcenter.outbox.models import Email
+from commandcenter.outbox.reasons import explain_text
 from commandcenter.outbox.states import IllegalTransition, Status, transition_or_raise
+from commandcenter.people.models import Person
+from commandcenter.people.services import blocking_reason, blocking_reasons
 
-# folder: the actions it offers (Edit is compose.edit_email).
+# folder: the actions it offers (Edit is compose.edit_email; a failed email can be edited
+# to fix a merge field or the address before it is sent again).
 ACTIONS: dict[str, frozenset[str]] = {
     Status.DELIVERED: frozenset({"archive"}),
     Status.ARCHIVED: frozenset({"unarchive", "delete"}),
     Status.SCHEDULED: frozenset({"edit", "delete"}),
     Status.DRAFT: frozenset({"edit", "delete"}),
     Status.IN_PROGRESS: frozenset(),
-    Status.FAILED: frozenset({"retry", "delete"}),
+    Status.FAILED: frozenset({"edit", "retry", "delete"}),
     Status.BOUNCED: frozenset({"retry", "delete"}),
     Status.SPAM: frozenset({"retry", "delete"}),
 }
@@ -34,23 +44,71 @@ ACTION_TARGETS = {
 class ActionRefused(IllegalTransition):
     def __init__(self, email: Email, action: str, why: str) -> None:
         super().__init__(email.pk, email.status, ACTION_TARGETS.get(action, Status.DELETED))
+        self.action = action
         self.args = (why,)
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-def actions_for(email: Email) -> frozenset[str]:
+def retry_refusal(
+    email: Email, *, person: Person | None = None, blocked: Mapping[int, str] | None = None
+) -> str | None:
+    """Why Retry Send cannot succeed for this email (in the rep's language), or None.
+
+    `blocked` (person id -> reason, from people.services.blocking_reasons) saves the queries
+    when many emails are asked about at once.
+    """
+    if email.status == Status.SPAM:
+        return _("%(to)s marked this email as spam: it will not be sent to them again.") % {
+            "to": email.to_address
+        }
+    person = person or email.person
+    reason = blocked.get(person.pk) if blocked is not None else blocking_reason(person)
+    if reason:
+        return _("Retry Send would fail: %(reason)s") % {"reason": explain_text(reason)}
+    return None
+
+
+def retry_refusals(emails: Iterable[Email]) -> dict[int, str]:
+    """retry_refusal for a page of emails in two queries: email id -> why, refused ones only."""
+    candidates = [e for e in emails if "retry" in ACTIONS.get(e.status, frozenset())]
+    if not candidates:
+        return {}
+    blocked = blocking_reasons(e.person for e in candidates)
+    refusals = {}
+    for email in candidates:
+        why = retry_refusal(email, blocked=blocked)
+        if why:
+            refusals[email.pk] = why
+    return refusals
+
+
+def actions_for(email: Email, refusals: Mapping[int, str] | None = None) -> frozenset[str]:
+    """The actions this email offers: its folder's, less a Retry Send that cannot succeed
+    (`refusals` from retry_refusals; asked for this one email when not given), and no Delete
+    for a campaign email (the campaign owns it: removing the person takes it out)."""
     actions = ACTIONS.get(email.status, frozenset())
-    # The campaign owns its emails: no Delete is offered for them.
-    return actions - {"delete"} if email.campaign_id is not None else actions
+    if email.campaign_id is not None:
+        actions = actions - {"delete"}
+    if "retry" in actions:
+        refused = email.pk in refusals if refusals is not None else retry_refusal(email) is not None
+        if refused:
+            actions = actions - {"retry"}
+    return actions
 
 
 def _check(email: Email, action: str) -> None:
-    if action not in actions_for(email):
-        folder = Status(email.status).label if email.status in Status.values else email.status
+    if action == "retry" and "retry" in ACTIONS.get(email.status, frozenset()):
+        why = retry_refusal(email)
+        if why:
+            raise ActionRefused(email, action, why)
+    if action not in ACTIONS.get(email.status, frozenset()):
         raise ActionRefused(
-            email, action, f"{action.title()} is not possible for a {folder} email."
+            email,
+            action,
+            _("%(action)s is not possible for a %(folder)s email.")
+            % {"action": action_label(action), "folder": status_label(email.status)},
         )
 
 
@@ -73,7 +131,8 @@ def unarchive(email: Email) -> Email:
 
 
 def retry(email: Email) -> Email:
-    """Retry Send: back to Scheduled, due now, with a fresh attempt count."""
+    """Retry Send: back to Scheduled, due now, with a fresh attempt count. The old failure
+    is history now (its Event keeps it): the email no longer shows a failed date."""
     _check(email, "retry")
     now = timezone.now()
     transition_or_raise(
@@ -85,6 +144,8 @@ def retry(email: Email) -> Email:
             "send_at": now,
             "due_at": now,
             "sort_at": now,
+            "send_zone": "",
+            "failed_at": None,
             "attempts": 0,
             "last_error": "",
             "handoff_started_at": None,
@@ -113,5 +174,5 @@ def apply(email: Email, action: str) -> Email:
     """Run a quick action by name (for bulk actions on a selection of rows)."""
     handlers = {"archive": archive, "unarchive": unarchive, "retry": retry, "delete": delete}
     if action not in handlers:
-        raise ActionRefused(email, action, f"Unknown action {action!r}.")
+        raise ActionRefused(email, action, _("Unknown action %(action)r.") % {"action": action})
     return handlers[action](email)

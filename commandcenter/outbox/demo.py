@@ -17,11 +17,15 @@ from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user
+from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox import actions
 from commandcenter.outbox.compose import Content, Recipient, compose_bulk, compose_single
+from commandcenter.outbox.merge import missing_reason
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.states import Status, transition
 from commandcenter.people.models import Person
+from commandcenter.people.services import set_do_not_contact, unsubscribe_address
+from commandcenter.signals.apply import suppress
 from commandcenter.signals.record import record_signal
 
 DEMO_USER = "demo"
@@ -91,25 +95,28 @@ INDUSTRY = Content(
 )
 
 USER_UNKNOWN = "550 5.1.1 <{address}>: Recipient address rejected: User unknown (at RCPT TO)"
+# (reason, hard bounce, the server's words): reasons as bounce handling words them.
 BOUNCES = [
     (
         "userunknown",
         True,
-        "Hard bounce (userunknown): 550 5.1.1 The email account that you tried to reach "
-        "does not exist. (status 5.1.1)",
+        "550 5.1.1 The email account that you tried to reach does not exist.",
     ),
     (
         "mailboxfull",
         False,
-        "Soft bounce (mailboxfull): 552 5.2.2 The recipient's mailbox is full and can't accept "
-        "messages now. (status 5.2.2)",
+        "552 5.2.2 The recipient's mailbox is full and can't accept messages now.",
     ),
     (
         "hostunknown",
         True,
-        "Hard bounce (hostunknown): Host or domain name not found: the recipient's domain "
-        "has no mail server. (status 5.4.4)",
+        "Host or domain name not found: the recipient's domain has no mail server.",
     ),
+]
+# The saved templates of the demo user, and which demo contents were started from them.
+TEMPLATES = [
+    ("Intro: one place for every prospect email", INTRO, True),
+    ("Follow-up", FOLLOW_UP, False),
 ]
 
 
@@ -164,17 +171,43 @@ def _people(owner: User) -> list[Person]:
     return people
 
 
+def _templates(owner: User) -> dict[str, Template]:
+    """The demo's saved templates, by subject (every email of that content links to one)."""
+    made = {}
+    for name, content, shared in TEMPLATES:
+        template, _ = Template.objects.get_or_create(
+            owner=owner,
+            name=name,
+            defaults={
+                "subject": content.subject,
+                "body_text": content.body_text,
+                "body_html": content.body_html,
+                "shared": shared,
+            },
+        )
+        made[content.subject] = template
+    return made
+
+
+def _link_templates(owner: User, templates: dict[str, Template]) -> None:
+    for subject, template in templates.items():
+        Email.objects.filter(owner=owner, template_subject=subject).update(template=template)
+
+
 def _demo_outbox(demo: User) -> None:
     people = _people(demo)
     now = timezone.now()
     prospects = iter(people)
+    templates = _templates(demo)
     _delivered_with_engagement(demo, prospects, now)
     _archived(demo, prospects, now)
     _scheduled(demo, prospects, now)
     _drafts(demo, prospects)
     _failed(demo, prospects, now)
     _bounced_and_spam(demo, prospects, now)
+    _do_not_contact(next(prospects), now)
     _batches(demo, people, now)
+    _link_templates(demo, templates)
 
 
 def _delivered_with_engagement(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
@@ -239,8 +272,24 @@ def _failed(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
         sources=[Status.IN_PROGRESS],
         updates={"failed_at": now - dt.timedelta(days=1, hours=3), "attempts": 1},
     )
-    # compose puts these in Failed itself: a merge field it cannot fill, an unsubscribed person.
-    _compose_now(demo, next(prospects), INDUSTRY)
+    # A merge field that was there when the email was scheduled, and gone when it was due:
+    # the sender fails it (compose itself refuses a field it cannot fill).
+    lost_field = next(prospects)
+    lost_field.custom_fields = {"industry": "insurance"}
+    lost_field.save(update_fields=["custom_fields"])
+    email = _compose_now(demo, lost_field, INDUSTRY)
+    lost_field.custom_fields = {}
+    lost_field.save(update_fields=["custom_fields"])
+    _claim(email)
+    transition(
+        email.pk,
+        Status.FAILED,
+        kind="failed",
+        reason=missing_reason(["industry"], [lost_field.email]),
+        sources=[Status.IN_PROGRESS],
+        updates={"claimed_by": "", "failed_at": now - dt.timedelta(hours=5)},
+    )
+    # compose puts this one in Failed itself: the person unsubscribed.
     unsubscribed = next(prospects)
     unsubscribed.unsubscribed_at = now - dt.timedelta(days=8)
     unsubscribed.save(update_fields=["unsubscribed_at"])
@@ -248,25 +297,38 @@ def _failed(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
 
 
 def _bounced_and_spam(demo: User, prospects: Iterator[Person], now: dt.datetime) -> None:
-    for days, (reason, hard, detail) in enumerate(BOUNCES, start=2):
+    # As bounce handling leaves them: a hard bounce puts the address on the suppression list.
+    for days, (reason, hard, words) in enumerate(BOUNCES, start=2):
         email = _sent(demo, next(prospects), INTRO, now - dt.timedelta(days=days))
+        detail = f"{reason}: {words}" + (" (hard bounce)" if hard else "")
         record_signal(
             email,
             "bounced",
             target=Status.BOUNCED,
             detail=detail,
-            payload=f"Status: {'5' if hard else '4'}.x.x\nDiagnostic-Code: smtp; {detail}",
+            payload=f"Status: {'5' if hard else '4'}.x.x\nDiagnostic-Code: smtp; {words}",
             data={"reason": reason, "hard_bounce": hard},
         )
+        _date_undelivered(email, (email.sent_at or now) + dt.timedelta(minutes=2))
+        if hard:
+            suppress(email.to_address, detail)
+    # A complaint unsubscribes the person, as complaint handling does.
     email = _sent(demo, next(prospects), FOLLOW_UP, now - dt.timedelta(days=5))
     record_signal(
         email,
         "complained",
         target=Status.SPAM,
-        detail="The recipient marked it as spam (feedback report from their mailbox provider).",
+        detail="The recipient marked it as spam (abuse).",
         payload="Feedback-Type: abuse",
         data={"feedback_type": "abuse"},
     )
+    _date_undelivered(email, now - dt.timedelta(days=4))
+    unsubscribe_address(email.to_address)
+
+
+def _do_not_contact(person: Person, now: dt.datetime) -> None:
+    set_do_not_contact(person, True, "Asked on a call not to be emailed again.")
+    Person.objects.filter(pk=person.pk).update(do_not_contact_at=now - dt.timedelta(days=3))
 
 
 def _batches(demo: User, people: list[Person], now: dt.datetime) -> None:
@@ -363,21 +425,88 @@ def _deliver(email: Email, sent_at: dt.datetime) -> None:
         )
 
 
+# (user agent, what tracking's verdict says): a person on an iPhone, in Outlook, behind
+# Gmail's image proxy, and Apple's privacy proxy fetching the pixel as the email arrives.
+IPHONE_MAIL = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+OUTLOOK = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+HUMAN_OPENS = [
+    (IPHONE_MAIL, "a person's iOS (mail client or browser)"),
+    (OUTLOOK, "a person's Outlook (mail client or browser)"),
+    (
+        GMAIL_PROXY,
+        "Gmail's image proxy fetched the pixel as the recipient opened the email: "
+        "a real open; Google hides the device",
+    ),
+]
+PRIVACY_PREFETCH = (
+    "Mozilla/5.0",
+    "Apple Mail Privacy Protection prefetch (its proxy sends a bare 'Mozilla/5.0')",
+)
+
+
 def _engage(email: Email, opens: int, clicks: int, replies: int) -> None:
-    browser = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"
-    for _ in range(opens):
-        record_signal(email, "opened", counter="opens", data={"human": True, "user_agent": browser})
-    for _ in range(clicks):
-        record_signal(
+    """Opens, clicks and replies as tracking and inbound mail record them, in the hours after
+    the email was sent; an engaged email also got one machine open that is not counted."""
+    sent = email.sent_at or timezone.now()
+    if opens:
+        agent, reason = PRIVACY_PREFETCH
+        _signal_at(email, sent + dt.timedelta(seconds=1), "opened", None, agent, reason, True)
+    for number in range(opens):
+        agent, reason = HUMAN_OPENS[number % len(HUMAN_OPENS)]
+        at = sent + dt.timedelta(hours=1 + 3 * number)
+        _signal_at(email, at, "opened", "opens", agent, reason, False)
+    for number in range(clicks):
+        at = sent + dt.timedelta(hours=2 + 3 * number)
+        _signal_at(
             email,
+            at,
             "clicked",
-            counter="clicks",
-            data={"human": True, "url": "https://commandcenter.example/pricing"},
+            "clicks",
+            IPHONE_MAIL,
+            HUMAN_OPENS[0][1],
+            False,
+            url="https://commandcenter.example/pricing",
         )
-    for _ in range(replies):
+    for number in range(replies):
         record_signal(
             email,
             "replied",
             counter="replies",
             detail="Sounds good — Thursday 10:00 works for me.",
         )
+        _date_last_event(email, sent + dt.timedelta(hours=5 + number))
+
+
+def _signal_at(
+    email: Email,
+    at: dt.datetime,
+    kind: str,
+    counter: str | None,
+    agent: str,
+    reason: str,
+    machine: bool,
+    url: str = "",
+) -> None:
+    data = {"machine": machine, "reason": reason, "excluded": False, "user_agent": agent}
+    if url:
+        data["url"] = url
+    record_signal(email, kind, counter=counter, detail=reason, data=data)
+    _date_last_event(email, at)
+
+
+def _date_undelivered(email: Email, at: dt.datetime) -> None:
+    """A bounce or complaint that came in at `at`: its event, and the date its folder shows."""
+    _date_last_event(email, at)
+    Email.objects.filter(pk=email.pk).update(failed_at=at, sort_at=at)
+
+
+def _date_last_event(email: Email, at: dt.datetime) -> None:
+    last = Event.objects.filter(email_id=email.pk).order_by("-id").first()
+    if last is not None:
+        Event.objects.filter(pk=last.pk).update(created_at=min(at, timezone.now()))

@@ -50,9 +50,22 @@ class Email(models.Model):
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="emails")
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.PROTECT)
     to_address = models.EmailField(max_length=254)
+    # What the recipient gets (or, until it is sent, would get): every merge field filled.
     subject = models.CharField(max_length=998)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    # The same as the rep wrote it, merge fields and all: what an edit or a retry starts from.
+    template_subject = models.CharField(max_length=998, blank=True, default="")
+    template_body_text = models.TextField(blank=True, default="")
+    template_body_html = models.TextField(blank=True, default="")
+    # The saved template it was started from, if any (for the template's statistics).
+    template = models.ForeignKey(
+        "mailtemplates.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="emails",
+    )
 
     status = models.CharField(max_length=20, choices=Status.choices)
     reason = models.TextField(blank=True, help_text="Why it is where it is, for a person to read.")
@@ -62,6 +75,8 @@ class Email(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     send_at = models.DateTimeField(null=True, blank=True, help_text="When the user wants it sent.")
+    # The time zone the send time was chosen in ("" = the rep's own), to show it back that way.
+    send_zone = models.CharField(max_length=64, blank=True, default="")
     due_at = models.DateTimeField(null=True, blank=True, help_text="When the sender next tries.")
     sent_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +146,13 @@ class Email(models.Model):
     def folder(self) -> str:
         return self.status
 
+    def written(self) -> tuple[str, str, str]:
+        """Subject, text and HTML as the rep wrote them (merge fields and all). A row made
+        without them (by hand, or before they were kept) is its own template."""
+        if self.template_subject or self.template_body_text or self.template_body_html:
+            return self.template_subject, self.template_body_text, self.template_body_html
+        return self.subject, self.body_text, self.body_html
+
     @property
     def is_bulk(self) -> bool:
         return self.batch_id is not None
@@ -195,3 +217,21 @@ class FolderCountDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.status}: {self.delta:+d}"
+
+
+class MergeDefault(models.Model):
+    """A rep's value for a merge field that a person leaves empty ("there" for first_name)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merge_defaults"
+    )
+    field = models.CharField(max_length=64)
+    value = models.CharField(max_length=1000)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "field"], name="mergedefault_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{{{{{self.field}}}}} = {self.value}"

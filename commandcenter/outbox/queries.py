@@ -23,6 +23,10 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
 
+# The columns a list never shows: what went out and what was written, in full.
+BODIES = ("body_text", "body_html", "template_body_text", "template_body_html")
+
+
 class BadCursor(ValueError):
     pass
 
@@ -68,8 +72,12 @@ def folder_page(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
     search: str = "",
+    brief: bool = False,
 ) -> Page:
-    """One page of a folder, newest first by the folder's date, then by id."""
+    """One page of a folder, newest first by the folder's date, then by id.
+
+    `brief` leaves the bodies out (a list shows subjects; the bodies are read with the email).
+    """
     if folder not in FOLDERS:
         raise ValueError(f"Unknown folder {folder!r}; folders are: {', '.join(FOLDERS)}.")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
@@ -85,7 +93,10 @@ def folder_page(
     if cursor:
         when, pk = decode_cursor(cursor)
         queryset = queryset.filter(Q(sort_at__lt=when) | Q(sort_at=when, id__lt=pk))
-    emails = list(queryset.select_related("person").order_by("-sort_at", "-id")[: limit + 1])
+    queryset = queryset.select_related("person").order_by("-sort_at", "-id")
+    if brief:
+        queryset = queryset.defer(*BODIES)
+    emails = list(queryset[: limit + 1])
     more = len(emails) > limit
     emails = emails[:limit]
     return Page(emails, encode_cursor(emails[-1]) if more and emails else None)

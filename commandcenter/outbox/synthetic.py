@@ -70,20 +70,24 @@ SUBJECTS = [
     "Re: our call",
 ]
 BODY = "Hi {first},\n\nWould a 15-minute call next week make sense?\n\nBest,\nRep"
+# The same as the rep wrote them (Email.template_*): the rows' subjects and bodies are these
+# with the merge fields filled.
+SUBJECT_TEMPLATES = [s.replace("{company}", "{{company}}") for s in SUBJECTS]
+BODY_TEMPLATE = BODY.replace("{first}", "{{first_name}}")
 REASONS: dict[str, list[str]] = {
     Status.FAILED: [
         "550 5.1.1 <{to}>: Recipient address rejected: User unknown (at RCPT TO)",
-        "Merge field {{{{industry}}}} cannot be filled for this recipient.",
+        "Merge field {{{{industry}}}} is empty for {to}.",
         "Recipient is marked do-not-contact.",
         "gave up after 8 attempts: 421 4.7.0 Try again later",
     ],
     Status.BOUNCED: [
-        "Hard bounce (userunknown): 550 5.1.1 The email account that you tried to reach "
-        "does not exist.",
-        "Soft bounce (mailboxfull): 552 5.2.2 Mailbox full.",
-        "Hard bounce (hostunknown): Host or domain name not found.",
+        "userunknown: 550 5.1.1 The email account that you tried to reach does not exist. "
+        "(hard bounce)",
+        "mailboxfull: 552 5.2.2 Mailbox full.",
+        "hostunknown: Host or domain name not found. (hard bounce)",
     ],
-    Status.SPAM: ["The recipient marked it as spam."],
+    Status.SPAM: ["The recipient marked it as spam (abuse)."],
 }
 # status: the kind and source status of the event that put an email there
 EVENT_KINDS: dict[str, tuple[str, str]] = {
@@ -99,7 +103,7 @@ EVENT_KINDS: dict[str, tuple[str, str]] = {
 EMAIL_COLUMNS = [
     "id", "owner_id", "person_id", "to_address", "subject", "body_text", "status", "reason",
     "token", "message_id", "created_at", "updated_at", "send_at", "due_at", "sent_at",
-    "failed_at", "sort_at", "attempts", "opens", "clicks", "replies",
+    "failed_at", "sort_at", "attempts", "opens", "clicks", "replies", "template_subject",
 ]  # fmt: skip
 # Columns every generated email has the same value in: written by the database (SQL literal
 # for SQLite, COPY text for PostgreSQL) instead of being bound a million times.
@@ -115,6 +119,13 @@ EMAIL_CONSTANTS: dict[str, tuple[str, str]] = {
     "enrolment_id": ("NULL", r"\N"),
     "variant_id": ("NULL", r"\N"),
     "reference_ids": ("''", ""),
+    "template_body_text": (
+        "'" + BODY_TEMPLATE.replace("'", "''") + "'",
+        BODY_TEMPLATE.replace("\\", "\\\\").replace("\n", "\\n"),
+    ),
+    "template_body_html": ("''", ""),
+    "template_id": ("NULL", r"\N"),
+    "send_zone": ("''", ""),
 }
 PERSON_COLUMNS = [
     "id",
@@ -127,6 +138,8 @@ PERSON_COLUMNS = [
     "time_zone",
     "custom_fields",
     "do_not_contact",
+    "do_not_contact_reason",
+    "do_not_contact_at",
     "unsubscribed_at",
     "created_at",
     "updated_at",
@@ -253,7 +266,7 @@ class _Generator:
                 pid, owner_id, address,
                 FIRST_NAMES[pid % len(FIRST_NAMES)], LAST_NAMES[pid % len(LAST_NAMES)],
                 COMPANIES[pid % len(COMPANIES)], TITLES[pid % len(TITLES)],
-                "", "{}", self.false, None, now, now,
+                "", "{}", self.false, "", None, None, now, now,
             )  # fmt: skip
 
     def emails(
@@ -306,7 +319,7 @@ class _Generator:
         return (
             email_id, owner, person, to, subject, body, status, reason, token, message_id,
             created, when, send_at, due_at, sent_at, failed_at, when, attempts,
-            opens, clicks, replies,
+            opens, clicks, replies, SUBJECT_TEMPLATES[email_id % len(SUBJECTS)],
         )  # fmt: skip
 
     def _event(self, email: Row) -> Row:

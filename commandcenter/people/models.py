@@ -17,6 +17,8 @@ class Person(models.Model):
     time_zone = models.CharField(max_length=64, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     do_not_contact = models.BooleanField(default=False)
+    do_not_contact_reason = models.CharField(max_length=500, blank=True, default="")
+    do_not_contact_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -52,3 +54,24 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} ({self.reason})"
+
+
+class SuppressionEvent(models.Model):
+    """An address or domain put on the suppression list or lifted from it, by whom and why."""
+
+    class Kind(models.TextChoices):
+        ADDED = "added", "Added"
+        LIFTED = "lifted", "Lifted"
+
+    value = models.CharField(max_length=254, db_index=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.CharField(max_length=500)
+    # The suppression's own reason at the time (what was lifted).
+    previous_reason = models.CharField(max_length=500, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.kind}: {self.reason}"

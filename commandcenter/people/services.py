@@ -6,11 +6,13 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from commandcenter.accounts.models import User
-from commandcenter.people.models import Person, Suppression
+from commandcenter.people.models import Person, Suppression, SuppressionEvent
 
 MAX_ADDRESS = 254
 
@@ -18,15 +20,19 @@ MAX_ADDRESS = 254
 def normalise_address(raw: object) -> str:
     """A lower-cased, validated address; ValidationError naming the bad value otherwise."""
     if not isinstance(raw, str):
-        raise ValidationError(f"{raw!r} is not an email address.")
+        raise ValidationError(_("%(value)r is not an email address.") % {"value": raw})
     address = raw.strip()
     if len(address) > MAX_ADDRESS:
         # validate_email allows 320; the email columns (and SMTP paths) hold 254.
-        raise ValidationError(f"An email address has at most {MAX_ADDRESS} characters.")
+        raise ValidationError(
+            _("An email address has at most %(n)d characters.") % {"n": MAX_ADDRESS}
+        )
     try:
         validate_email(address)
     except ValidationError:
-        raise ValidationError(f"{address[:254]!r} is not a valid email address.") from None
+        raise ValidationError(
+            _("%(value)r is not a valid email address.") % {"value": address[:254]}
+        ) from None
     return address.lower()
 
 
@@ -68,7 +74,12 @@ def blocking_reason(person: Person, address: str | None = None) -> str | None:
     if person.unsubscribed_at:
         return f"Recipient unsubscribed on {person.unsubscribed_at:%Y-%m-%d}."
     if person.do_not_contact:
-        return "Recipient is marked do-not-contact."
+        note = " ".join(person.do_not_contact_reason.split())
+        return (
+            f"Recipient is marked do-not-contact: {note}"
+            if note
+            else ("Recipient is marked do-not-contact.")
+        )
     suppression = suppression_for(address or person.email)
     if suppression is None:
         return None
@@ -103,3 +114,51 @@ def unsubscribe_address(address: str) -> int:
     return Person.objects.filter(
         email__iexact=address.strip(), unsubscribed_at__isnull=True
     ).update(unsubscribed_at=timezone.now())
+
+
+def set_do_not_contact(person: Person, on: bool, reason: str = "") -> None:
+    """Mark (with why and since when) or unmark a person as do-not-contact."""
+    person.do_not_contact = on
+    person.do_not_contact_reason = " ".join(reason.split())[:500] if on else ""
+    person.do_not_contact_at = timezone.now() if on else None
+    person.save(
+        update_fields=["do_not_contact", "do_not_contact_reason", "do_not_contact_at", "updated_at"]
+    )
+
+
+class NotAllowed(Exception):
+    """A user asked for something only an admin may do."""
+
+
+def lift_suppression(by: User, suppression: Suppression, reason: str) -> SuppressionEvent:
+    """Take an address (or domain) off the suppression list: an admin's deliberate act, with
+    its reason kept as an event. Mail may go to it again afterwards."""
+    if not by.is_admin:
+        raise NotAllowed(_("Only an admin can lift a suppression."))
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(_("Say why the suppression is lifted."))
+    with transaction.atomic():
+        event = SuppressionEvent.objects.create(
+            value=suppression.value,
+            kind=SuppressionEvent.Kind.LIFTED,
+            reason=reason[:500],
+            previous_reason=suppression.reason[:500],
+            by=by,
+        )
+        suppression.delete()
+    return event
+
+
+def suppressions_for(addresses: Iterable[str]) -> dict[str, Suppression]:
+    """The suppression that applies to each address (its own, else its domain's); address ->
+    suppression, suppressed ones only."""
+    wanted = {address.lower() for address in addresses}
+    keys = wanted | {address.rpartition("@")[2] for address in wanted}
+    found = {s.value: s for s in Suppression.objects.filter(value__in=keys)}
+    result = {}
+    for address in wanted:
+        match = found.get(address) or found.get(address.rpartition("@")[2])
+        if match is not None:
+            result[address] = match
+    return result

@@ -4,7 +4,8 @@ time zone, and a Content-Security-Policy that keeps script out of our origin."""
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -48,19 +49,30 @@ def web_view(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
-        if isinstance(user, User):
-            activate_preferences(request, user)
-        return view(request, *args, **kwargs)
+        if not isinstance(user, User):
+            return view(request, *args, **kwargs)
+        with preferences(request, user):
+            response = view(request, *args, **kwargs)
+            render = getattr(response, "render", None)
+            if callable(render) and not getattr(response, "is_rendered", True):
+                # A TemplateResponse renders later: in the user's language and zone, too.
+                render()
+            return response
 
     return login_required(with_csp(wrapper))
 
 
-def activate_preferences(request: HttpRequest, user: User) -> None:
-    """The user's own language wins over the browser's; their time zone formats dates."""
+@contextmanager
+def preferences(request: HttpRequest, user: User) -> Iterator[None]:
+    """The user's own language wins over the browser's; their time zone formats dates. Both
+    last for the request only (the thread may serve someone else, or run a test, next)."""
+    language = translation.get_language()
     if user.language and translation.check_for_language(user.language):
-        translation.activate(user.language)
-        request.LANGUAGE_CODE = translation.get_language()
+        language = user.language
     try:
-        timezone.activate(zoneinfo.ZoneInfo(user.time_zone))
+        zone: zoneinfo.ZoneInfo | None = zoneinfo.ZoneInfo(user.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.deactivate()
+        zone = None
+    with translation.override(language), timezone.override(zone):
+        request.LANGUAGE_CODE = translation.get_language()
+        yield

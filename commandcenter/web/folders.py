@@ -8,7 +8,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from commandcenter.outbox.labels import ACTION_LABELS, STATUS_LABELS
 from commandcenter.outbox.states import Status
+
+__all__ = ["ACTION_LABELS", "DATE_LABELS", "FOLDER_LABELS", "STATUS_LABELS", "tab_bar"]
 
 FOLDER_LABELS: dict[str, Promise] = {
     Status.DELIVERED: _("Delivered"),
@@ -21,13 +24,6 @@ FOLDER_LABELS: dict[str, Promise] = {
     Status.SPAM: _("Spam"),
 }
 
-# One email's status, as a word beside it (singular where the folder name is plural).
-STATUS_LABELS: dict[str, Promise] = {
-    **FOLDER_LABELS,
-    Status.DRAFT: pgettext_lazy("status", "Draft"),
-    Status.DELETED: _("Deleted"),
-}
-
 # The column header for the date a folder is sorted by.
 DATE_LABELS: dict[str, Promise] = {
     Status.DELIVERED: _("Sent"),
@@ -38,14 +34,6 @@ DATE_LABELS: dict[str, Promise] = {
     Status.FAILED: _("Failed"),
     Status.BOUNCED: _("Failed"),
     Status.SPAM: _("Failed"),
-}
-
-ACTION_LABELS: dict[str, Promise] = {
-    "archive": _("Archive"),
-    "unarchive": _("Unarchive"),
-    "retry": _("Retry Send"),
-    "delete": _("Delete"),
-    "edit": _("Edit"),
 }
 
 

@@ -6,15 +6,19 @@ page renders 50 rows on every poll and page turn, and template logic is the slow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Count
-from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
 from commandcenter.campaigns.queries import put_campaign_labels
-from commandcenter.outbox.actions import actions_for
+from commandcenter.outbox.actions import actions_for, retry_refusals
 from commandcenter.outbox.models import Batch, Email
+from commandcenter.outbox.reasons import explain
 from commandcenter.web.folders import ACTION_LABELS
+from commandcenter.web.when import formatted
 
 # The order quick-action buttons appear in (Edit is a link, not a button).
 BUTTON_ORDER = ("archive", "unarchive", "retry", "delete")
@@ -32,6 +36,12 @@ class Row:
     @property
     def is_group(self) -> bool:
         return self.batch is not None
+
+    @property
+    def in_folder_text(self) -> str:
+        return ngettext("%(n)d recipient", "%(n)d recipients", self.in_folder) % {
+            "n": self.in_folder
+        }
 
     @property
     def ids(self) -> str:
@@ -52,7 +62,16 @@ class Row:
 
     @property
     def when(self) -> str:
-        return timezone.localtime(self.email.sort_at).strftime("%Y-%m-%d %H:%M")
+        return formatted(self.email.sort_at, "short")
+
+    @property
+    def reason(self) -> SafeString:
+        """The reason in the rep's language (a server's own words quoted as they came)."""
+        return explain(self.email.reason).html() if self.email.reason else SafeString("")
+
+    @property
+    def reason_text(self) -> str:
+        return str(explain(self.email.reason)) if self.email.reason else ""
 
     # Numbers as text: the template would localise each int, the slowest thing on the page.
     @property
@@ -80,12 +99,15 @@ def campaign_of(email: Email) -> object | None:
     return getattr(email, "campaign_label", None) or "…"
 
 
-def row_actions(email: Email, *, editable: bool) -> frozenset[str]:
-    """The quick actions a row offers: the folder's, none when only looking (view as),
-    and no Delete for a campaign email (the campaign owns it)."""
+def row_actions(
+    email: Email, *, editable: bool, refusals: Mapping[int, str] | None = None
+) -> frozenset[str]:
+    """The quick actions a row offers: the folder's (less a Retry Send that cannot succeed),
+    none when only looking (view as), and no Delete for a campaign email (the campaign owns
+    it)."""
     if not editable:
         return frozenset()
-    return actions_for(email)
+    return actions_for(email, refusals)
 
 
 def build_rows(emails: list[Email], folder: str, *, own_ids: set[int]) -> list[Row]:
@@ -93,6 +115,7 @@ def build_rows(emails: list[Email], folder: str, *, own_ids: set[int]) -> list[R
     put_campaign_labels(emails)
     groups = _group_batches(emails)
     sizes = _sizes_in_folder(groups, folder)
+    refusals = retry_refusals(e for e in emails if e.owner_id in own_ids)
     rows: list[Row] = []
     for email in emails:
         editable = email.owner_id in own_ids
@@ -100,7 +123,7 @@ def build_rows(emails: list[Email], folder: str, *, own_ids: set[int]) -> list[R
         if batch is not None and rows and rows[-1].batch is batch:
             rows[-1].members.append(email)
             continue
-        row = Row(email, row_actions(email, editable=editable))
+        row = Row(email, row_actions(email, editable=editable, refusals=refusals))
         if batch is not None:
             row.batch, row.members, row.in_folder = batch, [email], sizes.get(batch.pk, 0)
         rows.append(row)

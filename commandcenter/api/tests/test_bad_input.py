@@ -295,13 +295,15 @@ def test_it_keeps_html_in_subjects_as_text(api: Api, alice: User) -> None:
 
 
 def test_it_takes_unicode_everywhere_it_is_text(api: Api, alice: User) -> None:
-    body = {"to": "zoe@bücher.example", "subject": "Grüße 👋", "body_text": "你好 {{company}}"}
+    body = {"to": "zoe@bücher.example", "subject": "Grüße 👋",
+            "body_text": "你好 {{company | 贵公司}}"}  # fmt: skip
     response = api.post("/emails", alice, body)
     assert response.status_code == 201, response.data
     shown = api.get(f"/emails/{response.data['id']}", alice).data
     assert (shown["to"], shown["subject"], shown["body_text"]) == (
-        "zoe@bücher.example", "Grüße 👋", "你好 {{company}}",
+        "zoe@bücher.example", "Grüße 👋", "你好 贵公司",
     )  # fmt: skip
+    assert shown["template"]["body_text"] == "你好 {{company | 贵公司}}"
 
 
 def test_it_refuses_an_address_it_cannot_send_to(api: Api, alice: User) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.api.tests.conftest import Api, counts, email_in
+from commandcenter.mailtemplates.models import Template
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.states import FOLDERS, Status
 from commandcenter.people.models import Person, Suppression
@@ -16,8 +18,8 @@ from commandcenter.people.models import Person, Suppression
 EMAIL_FIELDS = {
     "id", "status", "reason", "to", "subject", "body_text", "body_html", "send_at", "sent_at",
     "failed_at", "created_at", "updated_at", "message_id", "batch", "person", "attempts",
-    "last_error", "next_attempt_at", "opens", "clicks", "replies", "actions", "campaign", "step",
-    "variant",
+    "last_error", "next_attempt_at", "opens", "clicks", "replies", "actions", "template",
+    "campaign", "step", "variant",
 }  # fmt: skip
 
 
@@ -70,6 +72,7 @@ def test_it_puts_a_blocked_recipient_in_failed_with_the_reason(api: Api, alice: 
 
 
 def test_it_sends_select_and_send_with_a_per_recipient_copy(api: Api, alice: User) -> None:
+    Person.objects.create(owner=alice, email="a@prospect.example", first_name="Ann")
     body = {
         "mode": "select_and_send",
         "to": ["a@prospect.example", {"to": "b@prospect.example", "subject": "Just for B"}],
@@ -79,7 +82,8 @@ def test_it_sends_select_and_send_with_a_per_recipient_copy(api: Api, alice: Use
     response = api.post("/emails/bulk", alice, body)
     assert response.status_code == 201, response.data
     emails = response.data["emails"]
-    assert [e["subject"] for e in emails] == ["Hello {{first_name}}", "Just for B"]
+    assert [e["subject"] for e in emails] == ["Hello Ann", "Just for B"]
+    assert [e["template"]["subject"] for e in emails] == ["Hello {{first_name}}", "Just for B"]
     assert [e["body_text"] for e in emails] == ["Shared body", "Shared body"]
     batch = Batch.objects.get(pk=response.data["batch"])
     assert batch.mode == "select_and_send" and batch.size == 2
@@ -148,7 +152,6 @@ def test_it_refuses_to_edit_a_delivered_email(api: Api, alice: User) -> None:
         (Status.ARCHIVED, "unarchive", Status.DELIVERED),
         (Status.FAILED, "retry", Status.SCHEDULED),
         (Status.BOUNCED, "retry", Status.SCHEDULED),
-        (Status.SPAM, "retry", Status.SCHEDULED),
     ],
 )
 def test_it_runs_each_quick_action_where_the_folder_offers_it(
@@ -171,6 +174,7 @@ def test_it_runs_each_quick_action_where_the_folder_offers_it(
         (Status.DELIVERED, "retry"),
         (Status.IN_PROGRESS, "retry"),
         (Status.DRAFT, "retry"),
+        (Status.SPAM, "retry"),
     ],
 )
 def test_it_answers_409_for_an_action_the_folder_does_not_offer(
@@ -263,3 +267,82 @@ def test_it_says_who_i_am(api: Api, alice: User, admin: User) -> None:
     assert response.data["viewing_as"] == "ada"
     assert response.data["can_view_as"] == ["ada", "alice"]
     assert api.get("/me?as=alice", admin).data["viewing_as"] == "alice"
+
+
+def all_times(data: Any) -> list[str]:
+    """Every value of a field named *_at in a JSON document."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key.endswith("_at") and isinstance(value, str):
+                found.append(value)
+            else:
+                found += all_times(value)
+    elif isinstance(data, list):
+        for item in data:
+            found += all_times(item)
+    return found
+
+
+def test_it_gives_every_timestamp_in_utc_with_a_z(api: Api, alice: User) -> None:
+    paris = (timezone.now() + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=1)))
+    body = {"to": "pat@prospect.example", "subject": "Hi", "body_text": "x"}
+    created = api.post("/emails", alice, body | {"send_at": paris.isoformat()})
+    shown = api.get(f"/emails/{created.data['id']}", alice)
+    listed = api.get("/emails?folder=scheduled", alice)
+    person = api.get(f"/people/{created.data['person']['id']}", alice)
+
+    times = all_times([created.data, shown.data, listed.data, person.data])
+    assert len(times) >= 10
+    assert all(value.endswith("Z") for value in times), times
+
+
+def test_it_refuses_an_empty_merge_field_naming_it_and_the_people(api: Api, alice: User) -> None:
+    response = api.post("/emails/bulk", alice, {"mode": "group", "subject": "Hi {{first_name}}",
+                                                "body_text": "x",
+                                                "to": ["a@x.example", "b@x.example"]})  # fmt: skip
+    assert response.status_code == 422
+    assert response.data["missing"] == {
+        "a@x.example": ["first_name"],
+        "b@x.example": ["first_name"],
+    }
+    assert "{{first_name}}" in response.data["errors"]["merge"]
+    assert not Email.objects.exists()
+
+
+def test_it_speaks_english_whatever_the_client_asks_for(api: Api, alice: User) -> None:
+    response = api.post("/emails", alice, {"to": "a@x.example", "subject": "{{first_name}}",
+                                           "body_text": "x"},
+                        headers={"Accept-Language": "zh-Hans"})  # fmt: skip
+    assert response.status_code == 422
+    assert "would be empty" in response.data["errors"]["merge"]
+
+
+def test_it_edits_a_failed_email_then_sends_it_again(api: Api, alice: User) -> None:
+    email = email_in(Status.FAILED, alice)
+    edited = api.patch(f"/emails/{email.pk}", alice, {"body_text": "Fixed body"})
+    assert edited.status_code == 200, edited.data
+    assert (edited.data["status"], edited.data["body_text"]) == ("failed", "Fixed body")
+    again = api.patch(f"/emails/{email.pk}", alice, {"draft": False})
+    assert again.status_code == 200, again.data
+    assert (again.data["status"], again.data["failed_at"]) == ("scheduled", None)
+
+
+def test_it_refuses_retry_with_the_reason_and_hides_it_from_actions(api: Api, alice: User) -> None:
+    email = email_in(Status.BOUNCED, alice)
+    Suppression.objects.create(value=email.to_address, reason="hard bounce: no such user")
+    listed = api.get("/emails?folder=bounced", alice).data
+    assert listed[0]["actions"] == ["delete"]
+    response = api.post(f"/emails/{email.pk}/retry", alice)
+    assert response.status_code == 409
+    assert "no such user" in response.data["detail"]
+
+
+def test_it_links_an_email_to_a_usable_template_only(api: Api, alice: User, bob: User) -> None:
+    mine = Template.objects.create(owner=alice, name="Intro", subject="Hi", body_text="x")
+    bobs = Template.objects.create(owner=bob, name="Secret", subject="Hi", body_text="x")
+    body = {"to": "a@x.example", "subject": "Hi", "body_text": "x"}
+    ok = api.post("/emails", alice, body | {"template": mine.pk})
+    assert ok.status_code == 201 and ok.data["template"]["id"] == mine.pk
+    refused = api.post("/emails", alice, body | {"template": bobs.pk})
+    assert refused.status_code == 422 and "template" in refused.data["errors"]

@@ -11,6 +11,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from commandcenter.accounts.models import User
 from commandcenter.outbox.compose import compose_single
 from commandcenter.outbox.models import Email
+from commandcenter.people.models import Person
+from commandcenter.people.services import people_by_address
 
 
 def point_at(settings: SettingsWrapper, port: int, *, timeout: int = 1) -> None:
@@ -26,7 +28,11 @@ def point_at(settings: SettingsWrapper, port: int, *, timeout: int = 1) -> None:
 
 
 def scheduled_email(user: User, to: str = "carol@example.org", **fields: Any) -> Email:
-    """A scheduled email, due now, made the way the API makes it; `fields` then overwrite."""
+    """A scheduled email, due now, made the way the API makes it; `fields` then overwrite.
+
+    The recipient is a person named Carol at Acme (merge fields must not come out empty)."""
+    person = people_by_address(user, [to.lower()])[to.lower()]
+    Person.objects.filter(pk=person.pk, first_name="").update(first_name="Carol", company="Acme")
     email = compose_single(
         user,
         to=to,

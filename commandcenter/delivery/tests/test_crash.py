@@ -35,7 +35,7 @@ def group_send(user: User, count: int, *, prefix: str = "p") -> list[int]:
             user,
             mode=Batch.Mode.GROUP,
             recipients=recipients,
-            content=Content("Hello {{first_name}}", "Hi {{first_name}}!"),
+            content=Content("Hello {{first_name | there}}", "Hi {{first_name | there}}!"),
         )
         ids.extend(email.pk for email in emails)
     return ids

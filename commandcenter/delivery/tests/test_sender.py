@@ -371,13 +371,13 @@ def test_it_fails_a_recipient_blocked_after_scheduling(
 
 def test_it_fails_a_merge_field_that_can_no_longer_be_filled(alice: User, sink: SmtpSink) -> None:
     email = scheduled_email(alice)
-    Email.objects.filter(pk=email.pk).update(body_text="Your plan: {{plan}}")
+    Email.objects.filter(pk=email.pk).update(template_body_text="Your plan: {{plan}}")
 
     send_all()
 
     email.refresh_from_db()
     assert email.status == Status.FAILED
-    assert email.reason == "Merge field {{plan}} cannot be filled for this recipient."
+    assert email.reason == "Merge field {{plan}} is empty for carol@example.org."
     assert sink.messages == []
 
 

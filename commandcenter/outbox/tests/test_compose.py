@@ -89,11 +89,159 @@ def test_it_refuses_bad_input_and_changes_nothing(alice, kwargs, field):
     assert not Email.objects.exists() and not Person.objects.exists()
 
 
-def test_it_fails_an_email_whose_merge_field_cannot_be_filled(alice):
-    email = compose_single(alice, to="pat@acme.example", subject="Hi", body_text="{{industry}}")
+def test_it_refuses_a_merge_field_that_would_be_empty_and_creates_nothing(alice):
+    with pytest.raises(ComposeError) as caught:
+        compose_single(alice, to="pat@acme.example", subject="Hi", body_text="{{industry}}")
 
-    assert email.status == Status.FAILED
-    assert "{{industry}}" in email.reason
+    assert "{{industry}}" in caught.value.errors["merge"]
+    assert "pat@acme.example" in caught.value.errors["merge"]
+    assert caught.value.missing == {"pat@acme.example": ["industry"]}
+    assert not Email.objects.exists() and not Person.objects.exists()
+
+
+def test_it_keeps_what_the_rep_wrote_beside_what_the_recipient_gets(alice):
+    Person.objects.create(owner=alice, email="pat@acme.example", first_name="Pat")
+
+    email = compose_single(
+        alice,
+        to="pat@acme.example",
+        subject="Hi {{first_name}}",
+        body_text="Hello {{first_name}}, {{company | your team}}",
+        body_html="<p>{{first_name}}</p>",
+    )
+
+    assert (email.subject, email.body_text, email.body_html) == (
+        "Hi Pat",
+        "Hello Pat, your team",
+        "<p>Pat</p>",
+    )
+    assert (email.template_subject, email.template_body_text) == (
+        "Hi {{first_name}}",
+        "Hello {{first_name}}, {{company | your team}}",
+    )
+
+
+def test_it_fills_a_persons_field_from_the_form_and_sends(alice):
+    email = compose_single(
+        alice,
+        to="new@acme.example",
+        subject="Hi {{first_name}}",
+        body_text="About {{industry}}",
+        fill={"NEW@acme.example": {"first_name": "Nia", "industry": "rockets"}},
+    )
+
+    person = Person.objects.get(email="new@acme.example")
+    assert (person.first_name, person.custom_fields) == ("Nia", {"industry": "rockets"})
+    assert (email.status, email.subject, email.body_text) == (
+        Status.SCHEDULED,
+        "Hi Nia",
+        "About rockets",
+    )
+
+
+def test_it_refuses_to_fill_a_field_a_person_cannot_have(alice):
+    with pytest.raises(ComposeError, match="cannot be filled in"):
+        compose_single(
+            alice,
+            to="a@x.example",
+            subject="Hi",
+            body_text="x",
+            fill={"a@x.example": {"email": "b"}},
+        )
+
+
+def test_it_saves_a_draft_whose_field_is_empty_and_says_what_to_fill(alice):
+    draft = compose_single(
+        alice, to="new@acme.example", subject="Hi {{first_name}}", body_text="x", draft=True
+    )
+
+    assert draft.status == Status.DRAFT
+    assert draft.subject == "Hi {{first_name}}"
+    assert draft.reason == "Merge field {{first_name}} is empty for new@acme.example."
+    with pytest.raises(ComposeError, match="first_name"):
+        edit_email(alice, draft, draft=False)
+    Person.objects.filter(email="new@acme.example").update(first_name="Nia")
+    sent = edit_email(alice, draft, draft=False)
+    assert (sent.status, sent.subject, sent.reason) == (Status.SCHEDULED, "Hi Nia", "")
+
+
+def test_it_refuses_a_scheduled_edit_that_would_leave_a_field_empty(alice):
+    email = compose_single(alice, to="pat@acme.example", subject="Hi", body_text="Hello")
+
+    with pytest.raises(ComposeError, match="industry"):
+        edit_email(alice, email, body_text="About {{industry}}")
+
+    email.refresh_from_db()
+    assert (email.body_text, email.template_body_text) == ("Hello", "Hello")
+
+
+def test_it_refuses_a_whole_bulk_send_naming_everyone_with_an_empty_field(alice):
+    Person.objects.create(owner=alice, email="ann@a.example", first_name="Ann")
+    recipients = [Recipient("ann@a.example"), Recipient("ben@b.example"), Recipient("cy@c.example")]
+
+    with pytest.raises(ComposeError) as caught:
+        compose_bulk(
+            alice, mode="group", recipients=recipients, content=Content("Hi {{first_name}}", "x")
+        )
+
+    errors = caught.value.errors
+    assert "ben@b.example" in errors["merge"] and "cy@c.example" in errors["merge"]
+    assert set(errors) == {"merge", "to[1]", "to[2]"}
+    assert caught.value.missing == {"ben@b.example": ["first_name"], "cy@c.example": ["first_name"]}
+    assert not Email.objects.exists() and not Batch.objects.exists()
+    assert list(Person.objects.values_list("email", flat=True)) == ["ann@a.example"]
+
+
+def test_it_does_not_hold_a_bulk_send_for_a_blocked_recipients_field(alice):
+    Suppression.objects.create(value="ben@b.example", reason="hard bounce")
+    Person.objects.create(owner=alice, email="ann@a.example", first_name="Ann")
+    recipients = [Recipient("ann@a.example"), Recipient("ben@b.example")]
+
+    _, emails = compose_bulk(
+        alice, mode="group", recipients=recipients, content=Content("Hi {{first_name}}", "x")
+    )
+
+    assert [e.status for e in emails] == [Status.SCHEDULED, Status.FAILED]
+
+
+def test_it_makes_the_plain_text_part_from_the_html_one(alice):
+    email = compose_single(
+        alice,
+        to="pat@acme.example",
+        subject="Hi",
+        body_html='<div>Hello <strong>there</strong><br><br>See <a href="https://x.example/p">'
+        "pricing</a></div><ul><li>one</li></ul>",
+    )
+
+    assert email.body_text == "Hello there\n\nSee pricing (https://x.example/p)\n\n  * one"
+
+
+def test_it_edits_a_failed_email_and_sends_it_again(alice):
+    email = compose_single(alice, to="pat@acme.example", subject="Hi", body_text="Hello")
+    Email.objects.filter(pk=email.pk).update(status=Status.FAILED, reason="550 no such user")
+    email.refresh_from_db()
+
+    edited = edit_email(alice, email, to="pat@acme.example", body_text="Fixed")
+    assert (edited.status, edited.body_text, edited.reason) == (
+        Status.FAILED,
+        "Fixed",
+        "550 no such user",
+    )
+    again = edit_email(alice, edited, draft=False)
+    assert (again.status, again.reason, again.failed_at) == (Status.SCHEDULED, "", None)
+    assert Event.objects.filter(email=email, kind="retried").exists()
+
+
+def test_it_refuses_to_send_again_an_edited_email_to_someone_who_unsubscribed(alice):
+    email = compose_single(alice, to="pat@acme.example", subject="Hi", body_text="Hello")
+    Person.objects.filter(pk=email.person_id).update(unsubscribed_at=timezone.now())
+    Email.objects.filter(pk=email.pk).update(status=Status.FAILED, reason="x")
+    email.refresh_from_db()
+
+    with pytest.raises(ComposeError, match="unsubscribed"):
+        edit_email(alice, email, draft=False)
+
+    assert Email.objects.get(pk=email.pk).status == Status.FAILED
 
 
 @pytest.mark.parametrize(

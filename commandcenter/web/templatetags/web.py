@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
 from commandcenter.accounts.models import User
+from commandcenter.outbox.reasons import explain
 from commandcenter.web.folders import ACTION_LABELS, STATUS_LABELS
 from commandcenter.web.scope import scope_for, view_as_choices
+from commandcenter.web.when import with_zone
 
 register = template.Library()
 
@@ -39,6 +43,18 @@ def status_label(status: str) -> str:
 @register.filter
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
+
+
+@register.filter
+def explained(reason: str) -> SafeString:
+    """A stored reason in the rep's language, outside words quoted as they came."""
+    return explain(reason).html() if reason else SafeString("")
+
+
+@register.filter
+def when(moment: dt.datetime | None, kind: str = "long") -> str:
+    """A date in the rep's time zone and language, with the zone named."""
+    return with_zone(moment, kind)
 
 
 @register.filter

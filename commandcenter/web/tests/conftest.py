@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -21,6 +22,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards() -> Iterator[None]:
+    """A request in Chinese leaves Chinese active in its thread (LocaleMiddleware activates a
+    language per request and never deactivates it): later tests must not inherit it."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def pytest_configure(config: pytest.Config) -> None:

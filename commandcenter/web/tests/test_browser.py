@@ -48,6 +48,13 @@ def sign_in(page: Page, username: str, password: str) -> None:
     expect(page.locator("header .user-menu summary")).to_have_text(username)
 
 
+def write(page: Page, text: str) -> None:
+    """Type the message into the rich-text editor, as a rep would."""
+    editor = page.locator("trix-editor")
+    editor.click()
+    page.keyboard.type(text)
+
+
 def sub_tab_count(page: Page, folder: str) -> Locator:
     return page.locator(f'[data-count="{folder}"]')
 
@@ -71,7 +78,7 @@ def test_it_composes_and_schedules_a_single_email(page: Page, alice: User) -> No
     page.click("header >> text=Compose")
     page.fill("#id_to", "pat@prospect.example")
     page.fill("#id_subject", "Meeting next week")
-    page.fill("#id_body_text", "Hi {{first_name}}, can we talk on Tuesday?")
+    write(page, "Hi {{first_name | there}}, can we talk on Tuesday?")
     page.fill("#id_date", "2099-03-04")
     page.fill("#id_time", "09:30")
     page.select_option("#id_time_zone", "Asia/Shanghai")
@@ -96,7 +103,10 @@ def test_it_saves_and_edits_a_draft(page: Page, alice: User) -> None:
     row = page.locator("table.emails tbody tr", has_text="First thoughts")
     row.locator("text=Edit").click()
     page.fill("#id_subject", "Second thoughts")
-    page.fill("#id_body_text", "Now with a body.")
+    write(page, "Now with a body.")
+    # The plain-text part follows the editor by itself.
+    page.click("details.plain summary")
+    expect(page.locator("#id_body_text")).to_have_value("Now with a body.")
     page.click("button[value=draft]")
     expect(page.locator("table.emails tbody")).to_contain_text("Second thoughts")
     email = Email.objects.get()
@@ -105,6 +115,7 @@ def test_it_saves_and_edits_a_draft(page: Page, alice: User) -> None:
         "Second thoughts",
         "Now with a body.",
     )
+    assert email.body_html == "<div>Now with a body.</div>"
 
 
 def test_it_sends_select_and_send_to_three_people_with_one_copy_edited(
@@ -122,22 +133,24 @@ def test_it_sends_select_and_send_to_three_people_with_one_copy_edited(
     page.click("button[value=select_and_send]")
     expect(page.locator("#id_to")).to_have_value(re.compile("ann@a.example"))
     page.fill("#id_subject", "Hello {{first_name}}")
-    page.fill("#id_body_text", "A note for {{company}}.")
+    write(page, "A note for {{company}}.")
     page.click("button[value=preview]")
     copies = page.locator("li.copy")
     expect(copies).to_have_count(3)
     expect(copies.nth(1).locator(".preview-subject")).to_have_text("Hello Ben")
-    copies.nth(1).locator("summary").click()
+    copies.nth(1).locator(".edit-copy summary").click()
     copies.nth(1).locator("input[name$=-subject]").fill("Ben, a special offer")
     screenshot(page, "select-and-send-preview")
     page.click("button[value=send]")
-    expect(page).to_have_url(re.compile(r"/folders/scheduled/$"))
+    expect(page).to_have_url(re.compile(r"/batches/\d+/$"))
+    expect(page.locator("table.members-table tbody tr")).to_have_count(3)
+    page.goto("/folders/scheduled/")
     expect(sub_tab_count(page, "scheduled")).to_have_text("3")
     subjects = dict(Email.objects.values_list("to_address", "subject"))
     assert subjects == {
-        "ann@a.example": "Hello {{first_name}}",
+        "ann@a.example": "Hello Ann",
         "ben@b.example": "Ben, a special offer",
-        "cy@c.example": "Hello {{first_name}}",
+        "cy@c.example": "Hello Cy",
     }
 
 
@@ -148,9 +161,10 @@ def test_it_sends_a_group_email_and_a_worker_pass_delivers_it(
     page.goto("/compose/bulk/?mode=group")
     page.fill("#id_to", "g1@group.example\ng2@group.example\ng3@group.example")
     page.fill("#id_subject", "Our product update")
-    page.fill("#id_body_text", "Hello {{first_name}}")
+    write(page, "Hello {{first_name | there}}")
     page.click("button[value=send]")
-    expect(page).to_have_url(re.compile(r"/folders/scheduled/$"))
+    expect(page).to_have_url(re.compile(r"/batches/\d+/$"))
+    page.goto("/folders/scheduled/")
     group_row = page.locator("tr.group")
     expect(group_row).to_have_count(1)
     expect(group_row).to_contain_text("3 recipients")

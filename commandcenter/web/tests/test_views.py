@@ -116,7 +116,7 @@ def test_it_refuses_an_action_the_folder_does_not_offer(alice: User) -> None:
     )
     email.refresh_from_db()
     assert email.status == Status.DELIVERED
-    assert "Retry is not possible for a Delivered email." in response.content.decode()
+    assert "Retry Send is not possible for a Delivered email." in response.content.decode()
 
 
 def test_it_never_redirects_off_site_after_an_action(alice: User) -> None:
@@ -185,7 +185,7 @@ def test_it_composes_and_schedules_a_single_email(alice: User) -> None:
         {
             "to": "pat@prospect.example",
             "subject": "Meeting",
-            "body_text": "Hi {{first_name}}",
+            "body_text": "Hi {{first_name | there}}",
             "date": "2099-01-02",
             "time": "09:30",
             "time_zone": "Europe/Paris",
@@ -275,10 +275,12 @@ def test_it_sends_select_and_send_with_one_copy_edited(alice: User) -> None:
     assert preview.content.decode().count('<li class="copy') == 3
     assert not Email.objects.exists()
     copies = {
-        "copy-1-to": "b@prospect.example",
-        "copy-1-subject": "Just for B",
-        "copy-1-body_text": "Edited body",
-        "copy-1-body_html": "",
+        "copy-b_at_prospect.example-to": "b@prospect.example",
+        "copy-b_at_prospect.example-subject": "Just for B",
+        "copy-b_at_prospect.example-body_text": "Edited body",
+        "copy-b_at_prospect.example-body_html": "",
+        "fill-a_at_prospect.example-first_name": "Ann",
+        "fill-c_at_prospect.example-first_name": "Cy",
     }
     response = client.post(reverse("web:compose_bulk"), {**data, **copies, "intent": "send"})
     assert response.status_code == 302
@@ -286,7 +288,8 @@ def test_it_sends_select_and_send_with_one_copy_edited(alice: User) -> None:
     assert batch.mode == Batch.Mode.SELECT_AND_SEND
     subjects = dict(Email.objects.values_list("to_address", "subject"))
     assert subjects["b@prospect.example"] == "Just for B"
-    assert subjects["a@prospect.example"] == "Hello {{first_name}}"
+    assert subjects["a@prospect.example"] == "Hello Ann"
+    assert Person.objects.get(email="c@prospect.example").first_name == "Cy"
 
 
 def test_it_refuses_more_than_the_limit_of_a_select_and_send(alice: User) -> None:
@@ -544,5 +547,5 @@ def test_it_collapses_many_refusals_into_one_message(alice: User) -> None:
         follow=True,
     )
     body = response.content.decode()
-    assert body.count("Retry is not possible for a Delivered email.") == 5
+    assert body.count("Retry Send is not possible for a Delivered email.") == 5
     assert "…and 2 more could not be changed." in body

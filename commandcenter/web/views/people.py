@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -12,11 +12,15 @@ from django.views.decorators.http import require_POST
 
 from commandcenter.campaigns import builder
 from commandcenter.campaigns.models import Campaign
+from commandcenter.outbox.compose import refresh_previews
+from commandcenter.outbox.reasons import explain
 from commandcenter.people.importer import import_people_csv
-from commandcenter.people.models import Person
+from commandcenter.people.models import Person, Suppression
+from commandcenter.people.services import lift_suppression, set_do_not_contact
 from commandcenter.people.timeline import person_timeline
 from commandcenter.web.decorators import web_view
 from commandcenter.web.forms import ImportForm, PersonForm
+from commandcenter.web.people_rows import people_list, person_rows
 from commandcenter.web.scope import scope_for, signed_in_user
 
 PEOPLE_PER_PAGE = 50
@@ -27,22 +31,23 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 def people(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request)
     search = request.GET.get("q", "").strip()[:200]
-    queryset = Person.objects.filter(owner_id__in=scope.owner_ids)
-    if search:
-        queryset = queryset.filter(
-            Q(email__icontains=search)
-            | Q(first_name__icontains=search)
-            | Q(last_name__icontains=search)
-            | Q(company__icontains=search)
-        )
     paginator = Paginator(
-        queryset.order_by("last_name", "first_name", "email", "pk"), PEOPLE_PER_PAGE
+        people_list(scope.owner_ids, search).order_by("last_name", "first_name", "email", "pk"),
+        PEOPLE_PER_PAGE,
     )
     page = paginator.get_page(request.GET.get("page"))
-    campaigns = Campaign.objects.filter(
-        builder.visible_campaigns(signed_in_user(request), scope.owner_ids)
-    ).order_by("name")
-    context = {"page": page, "search": search, "scope": scope, "campaigns": campaigns}
+    user = signed_in_user(request)
+    campaigns = Campaign.objects.filter(builder.visible_campaigns(user, scope.owner_ids)).order_by(
+        "name"
+    )
+    context = {
+        "page": page,
+        "rows": person_rows(list(page.object_list)),
+        "search": search,
+        "scope": scope,
+        "is_admin": user.is_admin,
+        "campaigns": campaigns,
+    }
     return render(request, "web/people.html", context)
 
 
@@ -53,6 +58,7 @@ def person_form(request: HttpRequest, person_id: int | None = None) -> HttpRespo
     form = PersonForm(request.POST or None, instance=person, owner=user)
     if request.method == "POST" and form.is_valid():
         saved = form.save()
+        refresh_previews([saved.pk])
         messages.success(request, _("Saved %(person)s.") % {"person": saved})
         return redirect("web:people")
     return render(request, "web/person_form.html", {"form": form, "person": person})
@@ -62,13 +68,45 @@ def person_form(request: HttpRequest, person_id: int | None = None) -> HttpRespo
 @require_POST
 def do_not_contact(request: HttpRequest, person_id: int) -> HttpResponse:
     person = get_object_or_404(Person, pk=person_id, owner=signed_in_user(request))
-    person.do_not_contact = request.POST.get("value") != "off"
-    person.save(update_fields=["do_not_contact", "updated_at"])
+    on = request.POST.get("value") != "off"
+    set_do_not_contact(person, on, request.POST.get("reason", "")[:500])
     if person.do_not_contact:
         messages.success(request, _("%(person)s is marked do-not-contact.") % {"person": person})
     else:
         messages.success(request, _("%(person)s may be contacted again.") % {"person": person})
     return redirect("web:people")
+
+
+@web_view
+def lift_suppression_view(request: HttpRequest, suppression_id: int) -> HttpResponse:
+    """An admin lifts a suppression: a page of its own that says what it means, a reason
+    required, an event kept."""
+    user = signed_in_user(request)
+    if not user.is_admin:
+        raise PermissionDenied
+    suppression = get_object_or_404(Suppression, pk=suppression_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            lift_suppression(user, suppression, request.POST.get("reason", "")[:500])
+        except ValidationError as problem:
+            error = problem.messages[0]
+        else:
+            messages.success(
+                request,
+                _("%(value)s is off the suppression list; emails may go to it again.")
+                % {"value": suppression.value},
+            )
+            return redirect("web:people")
+    context = {
+        "suppression": suppression,
+        "error": error,
+        "people": Person.objects.filter(email__iexact=suppression.value).count()
+        if suppression.kind == Suppression.Kind.ADDRESS
+        else Person.objects.filter(email__iendswith="@" + suppression.value).count(),
+        "reason": explain(suppression.reason).html(),
+    }
+    return render(request, "web/suppression_lift.html", context)
 
 
 @web_view
