@@ -86,6 +86,9 @@ def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
         mode=Batch.Mode.GROUP,
         recipients=[Recipient(item.person.email.lower()) for item in items],
         content=items[0].content,
+        # The engine runs unattended: a person whose field is empty gets a Failed email
+        # saying which, and the step goes on for the others.
+        fail_unfillable=True,
     )
     pairs = list(zip(emails, items, strict=True))
     first = items[0]

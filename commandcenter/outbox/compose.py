@@ -255,6 +255,10 @@ def _new_email(
         reason = missing_reason(prepared.missing, [person.email]) if prepared.missing else ""
     elif person.pk in blocked:
         status, reason = Status.FAILED, blocked[person.pk]
+    elif prepared.missing:
+        # Only for sends nobody watches (compose_bulk's fail_unfillable): no blank field goes
+        # out, and the email says which one.
+        status, reason = Status.FAILED, missing_reason(prepared.missing, [person.email])
     else:
         status, reason = Status.SCHEDULED, ""
     now = timezone.now()
@@ -350,12 +354,15 @@ def compose_bulk(
     send_zone: str = "",
     template: Template | None = None,
     fill: Fills | None = None,
+    fail_unfillable: bool = False,
 ) -> tuple[Batch, list[Email]]:
     """Select and Send (≤200, each copy editable) or Group (≤1,000, one content): one Batch.
 
     Neither kind can be a draft. A merge field that would come out empty for anyone refuses
     the whole batch (nothing is created); blocked recipients do not stop it: their emails are
-    created in Failed with the reason.
+    created in Failed with the reason. `fail_unfillable` is for sends no person is there to
+    fix (a campaign step run by the engine): the email of a recipient whose field would be
+    empty is created in Failed, naming the field, and the others go on.
     """
     errors: dict[str, str] = {}
     limits: dict[str, int] = {
@@ -390,13 +397,14 @@ def compose_bulk(
             _prepare(user, people[address], (recipient.content or content).completed(), defaults)
             for address, recipient in zip(addresses, recipients, strict=True)
         ]
-        _refuse_missing(
-            [
-                (f"to[{index}]", item)
-                for index, item in enumerate(prepared)
-                if item.missing and item.person.pk not in blocked
-            ]
-        )
+        if not fail_unfillable:
+            _refuse_missing(
+                [
+                    (f"to[{index}]", item)
+                    for index, item in enumerate(prepared)
+                    if item.missing and item.person.pk not in blocked
+                ]
+            )
         batch = Batch.objects.create(
             owner=user, mode=mode, subject=content.subject, size=len(addresses)
         )

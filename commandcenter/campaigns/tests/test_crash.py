@@ -29,7 +29,7 @@ def test_killed_workers_run_each_step_once(alice: User) -> None:
         alice,
         name="Same day",
         steps=[
-            StepSpec(day=1, type="auto_email", subject="One {{first_name}}", body_text="1"),
+            StepSpec(day=1, type="auto_email", subject="One {{first_name | there}}", body_text="1"),
             StepSpec(day=1, type="auto_email", subject="Two", body_text="2", thread=True),
             StepSpec(day=1, type="auto_email", subject="Three", body_text="3", thread=True),
             StepSpec(day=1, type="call"),

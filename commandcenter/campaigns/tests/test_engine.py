@@ -9,6 +9,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.campaigns.engine import Engine
@@ -162,3 +163,29 @@ def test_enrolling_refuses_blocked_people_and_takes_the_others(alice: User) -> N
         "twice@x.example": "Already in this campaign.",
     }
     assert Enrolment.objects.filter(campaign=campaign).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_person_whose_field_would_be_empty_gets_a_failed_email_and_the_rest_go_on(
+    alice: User,
+) -> None:
+    from commandcenter.campaigns.builder import StepSpec, create_campaign
+
+    campaign = create_campaign(
+        alice,
+        name="Fields",
+        steps=[StepSpec(day=1, type="auto_email", subject="Hi {{first_name}}", body_text="x")],
+    )
+    Person.objects.create(owner=alice, email="named@x.example", first_name="Nora")
+    Person.objects.create(owner=alice, email="blank@x.example")
+    enrol(alice, campaign, ["named@x.example", "blank@x.example"])
+    Enrolment.objects.update(next_at=timezone.now())
+
+    Engine().run_once()
+
+    named = Email.objects.get(to_address="named@x.example")
+    blank = Email.objects.get(to_address="blank@x.example")
+    assert (named.status, named.subject) == (Status.SCHEDULED, "Hi Nora")
+    assert blank.status == Status.FAILED
+    assert "{{first_name}}" in blank.reason and "blank@x.example" in blank.reason
+    assert blank.template_subject == "Hi {{first_name}}"

@@ -33,7 +33,9 @@ def one_email(owner: User, **options: object) -> Campaign:
         owner,
         name="One email",
         steps=[
-            StepSpec(day=1, type="auto_email", subject="Hi {{first_name}}", body_text="Hello"),
+            StepSpec(
+                day=1, type="auto_email", subject="Hi {{first_name | there}}", body_text="Hello"
+            ),
             StepSpec(day=2, type="call"),
         ],
         **options,  # type: ignore[arg-type]

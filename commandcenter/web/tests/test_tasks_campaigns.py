@@ -168,6 +168,7 @@ def test_enrolling_from_the_people_list_and_a_csv(alice: User, bob: User) -> Non
 
 def test_the_folders_name_the_campaign_and_step(alice: User) -> None:
     campaign = three_steps(alice)
+    Person.objects.create(owner=alice, email="pat@x.example", first_name="Pat", company="Acme")
     enrol(alice, campaign, ["pat@x.example"])
     Enrolment.objects.update(next_at=timezone.now())
     Engine().run_once()
