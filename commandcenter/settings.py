@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "commandcenter.delivery",
     "commandcenter.signals",
     "commandcenter.tracking",
+    "commandcenter.search",
     "commandcenter.api",
     "commandcenter.web",
 ]

@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from commandcenter.api import emails, errors, people
 from commandcenter.api.auth import BearerToken, viewer
 from commandcenter.api.schemas import MeOut, answers
+from commandcenter.search import api as search
 
 
 class CommandCenterApi(NinjaAPI):
@@ -69,6 +70,7 @@ api = CommandCenterApi(
 errors.install(api)
 api.add_router("", emails.router)
 api.add_router("", people.router)
+api.add_router("", search.router)
 
 
 @api.get(

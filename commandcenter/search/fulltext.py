@@ -1,0 +1,106 @@
+"""Word search of an email's subject and body, fast on both databases.
+
+SQLite: an FTS5 table over the email table (external content: it stores only the index),
+kept current by triggers on outbox_email. PostgreSQL: a GIN index on the words of the
+subject and body (an expression index: the database keeps it current by itself). The words
+to look for always travel as a query parameter; on SQLite each one is quoted as an FTS5
+string, so no character of the user's text is FTS5 syntax either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+MAX_WORDS = 20
+WORD = re.compile(r"\w+", re.UNICODE)
+# Must be the very expression of the index for PostgreSQL to use it. Everything but word
+# characters becomes a space first: PostgreSQL's parser would otherwise read "<b>" as a tag
+# (and drop it) or "a.b" as a host name, and split text differently from words_of().
+PG_DOCUMENT = "to_tsvector('simple', regexp_replace(subject || ' ' || body_text, '\\W+', ' ', 'g'))"
+
+SQLITE_TABLE = """CREATE VIRTUAL TABLE IF NOT EXISTS search_email_fts USING fts5(
+    subject, body_text, content='outbox_email', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2')"""
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS search_email_fts_insert AFTER INSERT ON outbox_email BEGIN
+        INSERT INTO search_email_fts (rowid, subject, body_text)
+        VALUES (NEW.id, NEW.subject, NEW.body_text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS search_email_fts_delete AFTER DELETE ON outbox_email BEGIN
+        INSERT INTO search_email_fts (search_email_fts, rowid, subject, body_text)
+        VALUES ('delete', OLD.id, OLD.subject, OLD.body_text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS search_email_fts_update
+    AFTER UPDATE OF subject, body_text ON outbox_email BEGIN
+        INSERT INTO search_email_fts (search_email_fts, rowid, subject, body_text)
+        VALUES ('delete', OLD.id, OLD.subject, OLD.body_text);
+        INSERT INTO search_email_fts (rowid, subject, body_text)
+        VALUES (NEW.id, NEW.subject, NEW.body_text);
+    END""",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS search_email_fts_insert",
+    "DROP TRIGGER IF EXISTS search_email_fts_delete",
+    "DROP TRIGGER IF EXISTS search_email_fts_update",
+]
+POSTGRES_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS search_email_words ON outbox_email USING GIN ({PG_DOCUMENT})"
+)
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The words of the user's text, as the index splits them (at most MAX_WORDS)."""
+    return tuple(dict.fromkeys(word.lower() for word in WORD.findall(text)))[:MAX_WORDS]
+
+
+def matching(words: tuple[str, ...]) -> Q:
+    """Emails whose subject or body has every one of the words."""
+    if connection.vendor == "postgresql":
+        sql = f"SELECT id FROM outbox_email WHERE {PG_DOCUMENT} @@ plainto_tsquery('simple', %s)"  # noqa: S608
+        return Q(pk__in=RawSQL(sql, [" ".join(words)]))
+    query = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    sql = "SELECT rowid FROM search_email_fts WHERE search_email_fts MATCH %s"
+    return Q(pk__in=RawSQL(sql, [query]))
+
+
+def install(conn: BaseDatabaseWrapper) -> None:
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(POSTGRES_INDEX)
+            return
+        cursor.execute(SQLITE_TABLE)
+        for statement in SQLITE_TRIGGERS:
+            cursor.execute(statement)
+
+
+def uninstall(conn: BaseDatabaseWrapper) -> None:
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("DROP INDEX IF EXISTS search_email_words")
+            return
+        for statement in SQLITE_DROP:
+            cursor.execute(statement)
+        cursor.execute("DROP TABLE IF EXISTS search_email_fts")
+
+
+def drop_triggers(conn: BaseDatabaseWrapper) -> None:
+    """For a bulk load (SQLite; PostgreSQL's index is dropped and rebuilt with the others)."""
+    if conn.vendor == "sqlite":
+        with conn.cursor() as cursor:
+            for statement in SQLITE_DROP:
+                cursor.execute(statement)
+
+
+def install_triggers_and_rebuild(conn: BaseDatabaseWrapper) -> None:
+    """After a bulk load: the index made again from the email table, the triggers back."""
+    if conn.vendor != "sqlite":
+        return
+    with conn.cursor() as cursor:
+        cursor.execute("INSERT INTO search_email_fts (search_email_fts) VALUES ('rebuild')")
+        for statement in SQLITE_TRIGGERS:
+            cursor.execute(statement)

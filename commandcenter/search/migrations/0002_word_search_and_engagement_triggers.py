@@ -1,0 +1,41 @@
+"""Word search (SQLite FTS5 / PostgreSQL GIN), the engagement triggers, and the index that
+lets counts of engagement filters read an index instead of the table."""
+
+from django.db import migrations
+
+from commandcenter.search import engagement, fulltext
+
+COUNTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS search_email_engagement "
+    "ON outbox_email (owner_id, status, opens, clicks, replies, sent_at, person_id)"
+)
+
+
+def forwards(apps, schema_editor):
+    connection = schema_editor.connection
+    fulltext.install(connection)
+    engagement.install_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(COUNTS_INDEX)
+    if connection.vendor == "sqlite":
+        # Emails written before this migration get into the word index too.
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO search_email_fts (search_email_fts) VALUES ('rebuild')")
+    engagement.rebuild(connection)
+
+
+def backwards(apps, schema_editor):
+    connection = schema_editor.connection
+    fulltext.uninstall(connection)
+    engagement.drop_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS search_email_engagement")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("search", "0001_saved_searches_and_engagement"),
+        ("outbox", "0005_drop_folder_counts_index"),
+    ]
+
+    operations = [migrations.RunPython(forwards, backwards)]

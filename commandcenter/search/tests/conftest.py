@@ -1,0 +1,44 @@
+"""Emails with engagement, the API client, and the personas of the search tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from commandcenter.accounts.models import User
+from commandcenter.accounts.services import create_user
+from commandcenter.api.tests.conftest import Api, api, email_in  # noqa: F401 -- fixtures
+from commandcenter.outbox.models import Email, Event
+from commandcenter.outbox.states import Status
+
+
+@pytest.fixture
+def carol(db: None) -> User:
+    """A rep of another team."""
+    return create_user("carol", email="carol@example.com", password="carol-pass", team_name="other")
+
+
+def engaged(
+    owner: User,
+    to: str,
+    *,
+    opens: int = 0,
+    clicks: int = 0,
+    replies: int = 0,
+    machine_opens: int = 0,
+    status: str = Status.DELIVERED,
+    **fields: Any,
+) -> Email:
+    """A delivered email with events for its engagement (the triggers see them all)."""
+    email = email_in(status, owner, to=to, opens=opens, clicks=clicks, replies=replies, **fields)
+    at = email.sent_at or email.created_at
+    events = (
+        [("opened", {"machine": False})] * opens
+        + [("clicked", {"machine": False})] * clicks
+        + [("replied", {})] * replies
+        + [("opened", {"machine": True, "reason": "Apple Mail Privacy Protection"})] * machine_opens
+    )
+    for kind, data in events:
+        Event.objects.create(email=email, kind=kind, data=data, created_at=at)
+    return email
