@@ -10,5 +10,6 @@ urlpatterns = [
     path("t/", include("commandcenter.tracking.urls")),
     # ESP webhooks: /anymail/<esp>/tracking/ (see commandcenter/signals/esp.py).
     path("anymail/", include("anymail.urls")),
+    path("search/", include("commandcenter.search.urls")),
     path("", include("commandcenter.web.urls")),
 ]
