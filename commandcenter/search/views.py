@@ -242,7 +242,7 @@ def saved_page(request: HttpRequest, search_id: int) -> HttpResponse:
         "query_string": "",
     }
     if request.GET.get("part") == "rows":
-        return render(request, "search/_results.html", context)
+        return render(request, "search/_table.html", context)
     return render(request, "search/saved.html", context)
 
 

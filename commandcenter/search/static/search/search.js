@@ -242,10 +242,10 @@
 
   LiveFeed.prototype.refreshRows = function () {
     if (!this.rowsUrl || !window.htmx) { return; }
-    window.htmx.ajax("GET", this.rowsUrl, { target: "#results-body", swap: "outerHTML" }).then(function () {
-      var rows = document.querySelectorAll("#results-body tr[data-email]").length;
+    window.htmx.ajax("GET", this.rowsUrl, { target: "#results", swap: "outerHTML" }).then(function () {
+      var results = document.getElementById("results");
       var total = document.querySelector("[data-total]");
-      if (total && rows < 50) { total.textContent = String(rows); }
+      if (results && total) { total.textContent = results.getAttribute("data-results-total"); }
     });
   };
 
