@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.db.models import Max
 
 from commandcenter.accounts.models import User
@@ -33,6 +33,8 @@ from commandcenter.search.models import FeedItem
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+# A thread-per-feed server notices a closed connection only when it writes: write often.
+BLOCKING_KEEPALIVE_SECONDS = 2.0
 # A feed ends after this long; EventSource reconnects at once with its Last-Event-ID.
 STREAM_SECONDS = 30 * 60
 BATCH = 1000
@@ -184,13 +186,16 @@ def stream_blocking(listener: Listener, cursor: Cursor, seconds: float) -> Itera
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
-        batch = fetch(cursor)
+        try:
+            batch = fetch(cursor)
+        except DatabaseError:
+            return  # the browser reconnects with its Last-Event-ID
         messages = messages_for(listener, batch, cursor)
         cursor = batch.end
         if messages:
             yield "".join(messages)
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+        elif time.monotonic() - quiet_since > BLOCKING_KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"
             quiet_since = time.monotonic()
         close_old_connections()
