@@ -136,3 +136,31 @@ def test_the_console_script_seeds_and_reports_its_rate(transactional_db):
     assert result.stdout.strip().endswith("emails/s")
     assert "2,000 of 2,000 emails" in result.stderr
     assert Email.objects.count() == 2000
+
+
+def test_it_writes_each_emails_history_consistent_with_its_counters(db):
+    from django.db.models import Count, F, Q
+
+    from commandcenter.search.models import Engagement
+
+    result = generate(2000, users=2, seed=5, events_per_email=10)
+    assert 15_000 <= result.events <= 25_000
+    assert Event.objects.count() == result.events
+    human = Q(events__data__machine=False)
+    counted = Email.objects.annotate(
+        human_opens=Count("events", filter=Q(events__kind="opened") & human),
+        human_clicks=Count("events", filter=Q(events__kind="clicked") & human),
+        all_replies=Count("events", filter=Q(events__kind="replied")),
+    )
+    for email in counted:
+        assert (email.opens, email.clicks, email.replies) == (
+            email.human_opens, email.human_clicks, email.all_replies,
+        )  # fmt: skip
+    machine = Event.objects.filter(kind="opened", data__machine=True)
+    assert machine.exists()
+    # The search app's engagement rows follow the events (triggers, or the rebuild).
+    some = machine.first().email
+    assert Engagement.objects.get(email=some).opens_all == some.opens + machine.filter(
+        email=some
+    ).count()
+    assert not Event.objects.filter(kind="opened", created_at__lt=F("email__sent_at")).exists()
