@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-SECTIONS = ["seed", "sender", "folders", "classify", "tracking", "web"]
+SECTIONS = ["seed", "sender", "folders", "classify", "tracking", "web", "search"]
 
 
 def main(argv: list[str]) -> int:

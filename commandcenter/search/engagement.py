@@ -20,35 +20,41 @@ POSTGRES_HUMAN = "COALESCE({e}.data -> 'machine' <> 'true'::jsonb, TRUE)"
 POSTGRES_COUNTED = "COALESCE({e}.data -> 'excluded' <> 'true'::jsonb, TRUE)"
 
 
-def _values(human: str) -> str:
-    """The row one event adds, from NEW."""
-    return f"""NEW.email_id,
+SQLITE_DELAY = "(julianday({e}.created_at) - julianday(em.sent_at)) * 86400.0"
+POSTGRES_DELAY = "EXTRACT(EPOCH FROM ({e}.created_at - em.sent_at))"
+
+
+def _values(human: str, delay: str) -> str:
+    """The row one event adds, from NEW and its email `em`."""
+    return f"""NEW.email_id, em.owner_id,
         CASE WHEN NEW.kind = 'opened' THEN 1 ELSE 0 END,
         CASE WHEN NEW.kind = 'clicked' THEN 1 ELSE 0 END,
-        CASE WHEN NEW.kind = 'opened' AND {human} THEN NEW.created_at END,
-        CASE WHEN NEW.kind = 'clicked' AND {human} THEN NEW.created_at END,
-        CASE WHEN NEW.kind = 'replied' THEN NEW.created_at END"""
+        CASE WHEN NEW.kind = 'opened' AND {human} THEN {delay} END,
+        CASE WHEN NEW.kind = 'clicked' AND {human} THEN {delay} END,
+        CASE WHEN NEW.kind = 'replied' THEN {delay} END"""
 
 
-COLUMNS = "email_id, opens_all, clicks_all, first_open_at, first_click_at, first_reply_at"
+COLUMNS = (
+    "email_id, owner_id, opens_all, clicks_all, first_open_after, first_click_after, "
+    "first_reply_after"
+)
 
 SQLITE_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS search_engagement_event
     AFTER INSERT ON outbox_event
     WHEN NEW.kind IN {KINDS} AND json_valid(NEW.data) AND {SQLITE_COUNTED.format(e="NEW")}
     BEGIN
         INSERT INTO search_engagement ({COLUMNS})
-        VALUES ({_values(SQLITE_HUMAN.format(e="NEW"))})
+        SELECT {_values(SQLITE_HUMAN.format(e="NEW"), SQLITE_DELAY.format(e="NEW"))}
+        FROM outbox_email em WHERE em.id = NEW.email_id
         ON CONFLICT (email_id) DO UPDATE SET
             opens_all = opens_all + excluded.opens_all,
             clicks_all = clicks_all + excluded.clicks_all,
-            first_open_at = COALESCE(
-                MIN(first_open_at, excluded.first_open_at), first_open_at, excluded.first_open_at),
-            first_click_at = COALESCE(
-                MIN(first_click_at, excluded.first_click_at), first_click_at,
-                excluded.first_click_at),
-            first_reply_at = COALESCE(
-                MIN(first_reply_at, excluded.first_reply_at), first_reply_at,
-                excluded.first_reply_at);
+            first_open_after = COALESCE(MIN(first_open_after, excluded.first_open_after),
+                                        first_open_after, excluded.first_open_after),
+            first_click_after = COALESCE(MIN(first_click_after, excluded.first_click_after),
+                                         first_click_after, excluded.first_click_after),
+            first_reply_after = COALESCE(MIN(first_reply_after, excluded.first_reply_after),
+                                         first_reply_after, excluded.first_reply_after);
     END"""
 
 POSTGRES_TRIGGERS = [
@@ -58,13 +64,14 @@ POSTGRES_TRIGGERS = [
             RETURN NULL;
         END IF;
         INSERT INTO search_engagement AS e ({COLUMNS})
-        VALUES ({_values(POSTGRES_HUMAN.format(e="NEW"))})
+        SELECT {_values(POSTGRES_HUMAN.format(e="NEW"), POSTGRES_DELAY.format(e="NEW"))}
+        FROM outbox_email em WHERE em.id = NEW.email_id
         ON CONFLICT (email_id) DO UPDATE SET
             opens_all = e.opens_all + EXCLUDED.opens_all,
             clicks_all = e.clicks_all + EXCLUDED.clicks_all,
-            first_open_at = LEAST(e.first_open_at, EXCLUDED.first_open_at),
-            first_click_at = LEAST(e.first_click_at, EXCLUDED.first_click_at),
-            first_reply_at = LEAST(e.first_reply_at, EXCLUDED.first_reply_at);
+            first_open_after = LEAST(e.first_open_after, EXCLUDED.first_open_after),
+            first_click_after = LEAST(e.first_click_after, EXCLUDED.first_click_after),
+            first_reply_after = LEAST(e.first_reply_after, EXCLUDED.first_reply_after);
         RETURN NULL;
     END $$ LANGUAGE plpgsql""",
     f"""CREATE OR REPLACE TRIGGER search_engagement_event AFTER INSERT ON outbox_event
@@ -91,18 +98,19 @@ def rebuild(conn: BaseDatabaseWrapper = connection) -> None:
     postgres = conn.vendor == "postgresql"
     human = (POSTGRES_HUMAN if postgres else SQLITE_HUMAN).format(e="ev")
     counted = (POSTGRES_COUNTED if postgres else SQLITE_COUNTED).format(e="ev")
+    delay = (POSTGRES_DELAY if postgres else SQLITE_DELAY).format(e="ev")
     valid = "" if postgres else "AND json_valid(ev.data)"
     with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
         cursor.execute("DELETE FROM search_engagement")
         cursor.execute(
             f"""INSERT INTO search_engagement ({COLUMNS})
-            SELECT ev.email_id,
+            SELECT ev.email_id, MIN(em.owner_id),
                 SUM(CASE WHEN ev.kind = 'opened' THEN 1 ELSE 0 END),
                 SUM(CASE WHEN ev.kind = 'clicked' THEN 1 ELSE 0 END),
-                MIN(CASE WHEN ev.kind = 'opened' AND {human} THEN ev.created_at END),
-                MIN(CASE WHEN ev.kind = 'clicked' AND {human} THEN ev.created_at END),
-                MIN(CASE WHEN ev.kind = 'replied' THEN ev.created_at END)
-            FROM outbox_event ev
+                MIN(CASE WHEN ev.kind = 'opened' AND {human} THEN {delay} END),
+                MIN(CASE WHEN ev.kind = 'clicked' AND {human} THEN {delay} END),
+                MIN(CASE WHEN ev.kind = 'replied' THEN {delay} END)
+            FROM outbox_event ev JOIN outbox_email em ON em.id = ev.email_id
             WHERE ev.kind IN {KINDS} {valid} AND {counted}
             GROUP BY ev.email_id"""  # noqa: S608 -- constants of this module only
         )

@@ -56,6 +56,8 @@ class Context:
     me_id: int
     # username -> user id, for the users whose emails may be searched (owner field).
     owners: Mapping[str, int]
+    # Whose emails the search runs over (engagement rows are looked up by owner).
+    owner_ids: tuple[int, ...] = ()
     tz: dt.tzinfo = dt.UTC
     now: dt.datetime = field(default_factory=timezone.now)
 
@@ -223,48 +225,68 @@ class Counter(Kind):
 
     def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
         if options.get("within_days"):
-            return self._within(op, value, options)
-        return _compare(self._total(options), op, value)
-
-    def _total(self, options: Mapping[str, Any]) -> Any:
+            return self._within(op, value, options, ctx)
         if options.get("include_machine") and self.all_column:
-            return Coalesce(F(f"engagement__{self.all_column}"), 0)
-        return F(self.column)
+            return _engaged(ctx, _compare(F(self.all_column), op, value), _zero_fits(op, value))
+        return _compare(F(self.column), op, value)
 
-    def _within(self, op: str, value: Any, options: Mapping[str, Any]) -> Q:
-        """Counted from the events themselves: only those within N days of delivery."""
+    def _within(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
+        """Only the events within N days of delivery."""
+        days = dt.timedelta(days=options["within_days"])
+        human = not options.get("include_machine")
+        if human and (op, value) in {("gte", 1), ("eq", 0), ("lte", 0)}:
+            # "At least one within N days" is "the first came within N days": a column.
+            in_time = Q(**{f"{self.first}__lte": days.total_seconds()})
+            return _engaged(ctx, in_time, zero_fits=False) if op == "gte" else ~_engaged(
+                ctx, in_time, zero_fits=False
+            )
+        condition = _compare(self._counted_within(days, human), op, value)
+        if op == "gte" or (op == "between" and min(value) > 0):
+            # Cheap columns first: no email counts more within N days than it has at all.
+            at_least = value if op == "gte" else min(value)
+            total = "opens_all" if not human and self.all_column else self.column
+            if total == self.column:
+                return Q(**{f"{self.column}__gte": at_least}) & condition
+            return _engaged(ctx, Q(**{f"{total}__gte": at_least}), False) & condition
+        return condition
+
+    def _counted_within(self, days: dt.timedelta, human: bool) -> Any:
         from commandcenter.outbox.models import Event
 
-        days = dt.timedelta(days=options["within_days"])
-        deadline = ExpressionWrapper(OuterRef("sent_at") + Value(days), DateTimeField())
         events = Event.objects.filter(
             _not_true("excluded"),
             email_id=OuterRef("pk"),
             kind=self.event_kind,
-            created_at__lte=deadline,
+            created_at__lte=ExpressionWrapper(OuterRef("sent_at") + Value(days), DateTimeField()),
         )
-        if not options.get("include_machine"):
+        if human:
             events = events.filter(_not_true("machine"))
-        counted = Coalesce(
+        return Coalesce(
             Subquery(
                 events.order_by().values("email_id").annotate(n=Count("*")).values("n")[:1],
                 output_field=IntegerField(),
             ),
             0,
         )
-        condition = _compare(counted, op, value)
-        if op == "gte" or (op == "between" and value[0] > 0):
-            # Cheap columns first: no email counts more within N days than it has at all,
-            # and its first one must have come in time.
-            at_least = value if op == "gte" else value[0]
-            first = F(f"engagement__{self.first}")
-            prune = _compare(self._total(options), "gte", at_least)
-            if not options.get("include_machine"):
-                prune &= Q(LessThanOrEqual(first, ExpressionWrapper(
-                    F("sent_at") + Value(days), DateTimeField()
-                )))  # fmt: skip
-            return prune & condition
-        return condition
+
+
+def _zero_fits(op: str, value: Any) -> bool:
+    """Whether an email with no engagement row (all zero) meets the condition."""
+    if op == "between":
+        return min(value) <= 0
+    return {"eq": value == 0, "ne": value != 0, "gte": value <= 0, "lte": True}[op]
+
+
+def _engaged(ctx: Context, condition: Q, zero_fits: bool) -> Q:
+    """Emails whose engagement row meets `condition`, looked up in the owners' range of the
+    engagement index; when an email without a row (no engagement) meets it too, as the
+    complement: not among the rows that fail it."""
+    from commandcenter.search.models import Engagement
+
+    rows = Engagement.objects.filter(owner_id__in=list(ctx.owner_ids))
+    if zero_fits:
+        return ~Q(pk__in=rows.exclude(condition).values("email_id"))
+    return Q(pk__in=rows.filter(condition).values("email_id"))
 
 
 def _not_true(key: str) -> Q:
@@ -408,7 +430,7 @@ class Words(Kind):
     def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
         from commandcenter.search.fulltext import matching
 
-        return matching(value)
+        return matching(value, ctx.owner_ids)
 
 
 class Owner(Kind):
@@ -454,9 +476,9 @@ class Reference(Kind):
 FIELDS: dict[str, Kind] = {
     "status": Choice("status", _("Status"), FOLDERS),
     "reason": Text("reason", _("Reason")),
-    "opens": Counter("opens", _("Views"), "opened", "opens_all", "first_open_at"),
-    "clicks": Counter("clicks", _("Clicks"), "clicked", "clicks_all", "first_click_at"),
-    "replies": Counter("replies", _("Replies"), "replied", None, "first_reply_at"),
+    "opens": Counter("opens", _("Views"), "opened", "opens_all", "first_open_after"),
+    "clicks": Counter("clicks", _("Clicks"), "clicked", "clicks_all", "first_click_after"),
+    "replies": Counter("replies", _("Replies"), "replied", None, "first_reply_after"),
     "created_at": Date("created_at", _("Created")),
     "delivered_at": Date("sent_at", _("Delivered")),
     "failed_at": Date("failed_at", _("Failed")),

@@ -96,13 +96,26 @@ class Engagement(models.Model):
         related_name="engagement",
         db_constraint=False,
     )
+    # The email's owner, so that a rep's rows are one range of the index below.
+    owner_id = models.BigIntegerField()
     # Opens and clicks with machine ones (prefetches, scanners); the sender's own left out.
     opens_all = models.PositiveIntegerField(default=0)
     clicks_all = models.PositiveIntegerField(default=0)
-    # The first human open / click / reply.
-    first_open_at = models.DateTimeField(null=True)
-    first_click_at = models.DateTimeField(null=True)
-    first_reply_at = models.DateTimeField(null=True)
+    # Seconds from delivery to the first human open / click / reply ("within N days").
+    first_open_after = models.FloatField(null=True)
+    first_click_after = models.FloatField(null=True)
+    first_reply_after = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=[
+                    "owner_id", "opens_all", "clicks_all", "first_open_after",
+                    "first_click_after", "first_reply_after", "email",
+                ],
+                name="search_engagement_owner",
+            )
+        ]  # fmt: skip
 
     def __str__(self) -> str:
         return f"{self.email_id}: {self.opens_all} opens, {self.clicks_all} clicks"

@@ -77,7 +77,9 @@ class Scope:
     tz: dt.tzinfo = dt.UTC
 
     def context(self) -> Context:
-        return Context(me_id=self.me_id, owners=self.owners, tz=self.tz)
+        return Context(
+            me_id=self.me_id, owners=self.owners, owner_ids=self.owner_ids, tz=self.tz
+        )
 
 
 def scope_for(me: User, owner_ids: Sequence[int], tz: dt.tzinfo = dt.UTC) -> Scope:
@@ -109,16 +111,37 @@ def compile_filter(node: Node, ctx: Context) -> Q:
     return combined
 
 
+def scope_emails(scope: Scope) -> QuerySet[Email]:
+    """Every email of the scope (deleted ones never)."""
+    return Email.objects.filter(owner_id__in=list(scope.owner_ids)).exclude(status=Status.DELETED)
+
+
 def matching_emails(group: Group, scope: Scope) -> QuerySet[Email]:
-    """Every email of the scope the filter matches (deleted ones never)."""
-    base = Email.objects.filter(owner_id__in=list(scope.owner_ids))
-    return base.exclude(status=Status.DELETED).filter(compile_filter(group, scope.context()))
+    """Every email of the scope the filter matches."""
+    return scope_emails(scope).filter(compile_filter(group, scope.context()))
+
+
+def count_many(searches: Sequence[tuple[Group, str]], scope: Scope) -> list[int]:
+    """The counts of many filters over one scope in one pass over its emails (the sidebar):
+    each filter is a conditional COUNT of the same scan."""
+    if not searches:
+        return []
+    ctx = scope.context()
+    aggregates = {
+        f"c{index}": Count("person_id", filter=compile_filter(group, ctx), distinct=True)
+        if results == "people"
+        else Count("pk", filter=compile_filter(group, ctx))
+        for index, (group, results) in enumerate(searches)
+    }
+    found = scope_emails(scope).aggregate(**aggregates)
+    return [int(found[f"c{index}"]) for index in range(len(searches))]
 
 
 def count(group: Group, scope: Scope, results: str = "emails") -> int:
     emails = matching_emails(group, scope)
     if results == "people":
-        return emails.values("person_id").distinct().count()
+        # (person_id + 0: see _people_page)
+        return emails.annotate(who=F("person_id") + 0).values("who").distinct().count()
     return emails.count()
 
 
@@ -208,9 +231,11 @@ def _email_page(
 def _people_page(
     emails: QuerySet[Email], order: Sort, after: list[Any] | None, limit: int
 ) -> tuple[list[Result], bool]:
-    grouped = emails.order_by().values("person_id")
+    # Grouped by an expression of person_id, not the column: SQLite would otherwise walk the
+    # whole table in person order (to skip a sort) instead of the rep's rows by the index.
+    grouped = emails.order_by().annotate(who=F("person_id") + 0).values("who")
     if order.name == "recipient":
-        grouped = grouped.values("person_id", "person__email")
+        grouped = grouped.values("who", "person__email")
     grouped = grouped.annotate(latest_id=Max("id"), score=Sum(SCORE), n=Count("id"))
     if after is not None:
         grouped = grouped.filter(_after(order, after))

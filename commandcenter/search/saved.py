@@ -29,6 +29,7 @@ from commandcenter.search.query import (
     Scope,
     compile_filter,
     count,
+    count_many,
     matching_emails,
     scope_for,
     search,
@@ -195,8 +196,27 @@ def current_count(saved: SavedSearch, reader: User) -> int:
 
 
 def counts(searches: Sequence[SavedSearch], reader: User) -> dict[int, int]:
-    """The sidebar: each search's count for this reader, computed now."""
-    return {saved.pk: current_count(saved, reader) for saved in searches}
+    """The sidebar: each search's count for this reader, computed now — the searches over the
+    same emails together, in one pass (query.count_many)."""
+    by_scope: dict[tuple[int, ...], list[SavedSearch]] = {}
+    found_nothing: list[int] = []
+    scopes: dict[tuple[int, ...], Scope] = {}
+    for saved in searches:
+        scope = scope_of(saved, reader)
+        try:
+            compile_filter(parsed(saved), scope.context())
+        except FilterError:
+            # e.g. it names a teammate who has left the team: it finds nothing now.
+            found_nothing.append(saved.pk)
+            continue
+        key = (saved.owner_id, *scope.owner_ids)  # "me" is the search's owner
+        by_scope.setdefault(key, []).append(saved)
+        scopes[key] = scope
+    found: dict[int, int] = dict.fromkeys(found_nothing, 0)
+    for key, group in by_scope.items():
+        numbers = count_many([(parsed(saved), saved.results) for saved in group], scopes[key])
+        found.update({saved.pk: n for saved, n in zip(group, numbers, strict=True)})
+    return found
 
 
 def last_seen(saved: SavedSearch, user: User) -> dt.datetime | None:

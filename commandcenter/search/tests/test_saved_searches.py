@@ -204,3 +204,24 @@ def test_an_undelivered_email_is_found_by_its_reason(api: Api, alice: User) -> N
                    {"all": [{"field": "status", "op": "in", "value": ["bounced", "failed"]},
                             {"field": "reason", "op": "contains", "value": "userunknown"}]})  # fmt: skip
     assert created["count"] == 1
+
+
+def test_the_sidebar_counts_in_one_pass_agree_with_each_count(api: Api, alice, bob) -> None:
+    from commandcenter.search import saved as saved_searches
+
+    engaged(alice, "a@a.example", opens=2, clicks=1)
+    engaged(alice, "a@a.example", opens=1)
+    engaged(alice, "b@b.example", replies=1)
+    engaged(bob, "c@c.example", clicks=1)
+    made = [
+        save(api, alice, "Clicked"),
+        save(api, alice, "Viewed people", {"all": [{"field": "opens", "op": "gte", "value": 1}]},
+             results="people"),  # fmt: skip
+        save(api, alice, "Words", {"all": [{"field": "text", "op": "contains", "value": "hello"}]}),
+        save(api, bob, "Team clicked", shared=True),
+    ]
+    searches = list(SavedSearch.objects.filter(pk__in=[m["id"] for m in made]))
+    together = saved_searches.counts(searches, alice)
+    one_by_one = {s.pk: saved_searches.current_count(s, alice) for s in searches}
+    assert together == one_by_one
+    assert sorted(together.values()) == [1, 1, 1, 3]
