@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from commandcenter.outbox.compose import MAX_SELECT_AND_SEND
@@ -51,14 +52,14 @@ MOST_ENGAGED = {
     ],
 }
 SORT_LABELS = {
-    "newest": _("Newest"),
-    "oldest": _("Oldest"),
-    "created": _("Created"),
-    "most_engaged": _("Most engaged"),
-    "most_opens": _("Most views"),
-    "most_clicks": _("Most clicks"),
-    "most_replies": _("Most replies"),
-    "recipient": _("Recipient"),
+    "newest": gettext_lazy("Newest"),
+    "oldest": gettext_lazy("Oldest"),
+    "created": gettext_lazy("Created"),
+    "most_engaged": gettext_lazy("Most engaged"),
+    "most_opens": gettext_lazy("Most views"),
+    "most_clicks": gettext_lazy("Most clicks"),
+    "most_replies": gettext_lazy("Most replies"),
+    "recipient": gettext_lazy("Recipient"),
 }
 
 

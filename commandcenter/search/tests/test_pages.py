@@ -114,3 +114,16 @@ def test_csv_export_of_the_selection(client, alice, outbox):
 def test_pages_need_sign_in(client):
     assert client.get("/search/").status_code == 302
     assert client.get("/search/feed/").status_code == 403
+
+
+def test_the_pages_speak_simplified_chinese(client, alice, outbox):
+    alice.language = "zh-hans"
+    alice.save()
+    signed_in(client, alice)
+    html = client.get(search_url(VIEWED_CLICKED_NO_REPLY)).content.decode()
+    for text in ("高级搜索", "已保存的搜索", "实时动态", "保存搜索", "最活跃"):
+        assert text in html, text
+    builder = html.split('id="search-fields" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(builder)["text"]["all"] == "全部满足"
+    assert json.loads(builder)["fields"]["opens"]["label"] == "查看"
+    assert "最活跃" in client.get("/folders/delivered/").content.decode()
