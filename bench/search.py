@@ -22,6 +22,7 @@ BENCH_SEARCH_EMAILS (default 1000000), BENCH_SEARCH_RUNS (default 40), BENCH_SEA
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import statistics
@@ -49,32 +50,83 @@ FILTERS: dict[str, tuple[dict[str, Any], str]] = {
     "seed example: viewed and clicked, no reply": (SEED_EXAMPLE, "emails"),
     "seed example as people": (SEED_EXAMPLE, "people"),
     "text: word search 'Globex'": (
-        {"all": [{"field": "text", "op": "contains", "value": "Globex"}]}, "emails"),
+        {"all": [{"field": "text", "op": "contains", "value": "Globex"}]},
+        "emails",
+    ),
     "text + engagement: 'question' and clicked": (
-        {"all": [{"field": "text", "op": "contains", "value": "question"},
-                 {"field": "clicks", "op": "gte", "value": 1}]}, "emails"),
+        {
+            "all": [
+                {"field": "text", "op": "contains", "value": "question"},
+                {"field": "clicks", "op": "gte", "value": 1},
+            ]
+        },
+        "emails",
+    ),
     "viewed at least 3 times in the last 30 days": (
-        {"all": [{"field": "opens", "op": "gte", "value": 3},
-                 {"field": "delivered_at", "op": "within", "value": "last_30_days"}]}, "emails"),
+        {
+            "all": [
+                {"field": "opens", "op": "gte", "value": 3},
+                {"field": "delivered_at", "op": "within", "value": "last_30_days"},
+            ]
+        },
+        "emails",
+    ),
     "viewed, machine ones included, not clicked": (
-        {"all": [{"field": "opens", "op": "gte", "value": 2, "include_machine": True},
-                 {"field": "clicks", "op": "eq", "value": 0}]}, "emails"),
+        {
+            "all": [
+                {"field": "opens", "op": "gte", "value": 2, "include_machine": True},
+                {"field": "clicks", "op": "eq", "value": 0},
+            ]
+        },
+        "emails",
+    ),
     "viewed within 3 days of delivery": (
-        {"all": [{"field": "opens", "op": "gte", "value": 1, "within_days": 3}]}, "emails"),
+        {"all": [{"field": "opens", "op": "gte", "value": 1, "within_days": 3}]},
+        "emails",
+    ),
     "bounced, user unknown": (
-        {"all": [{"field": "status", "op": "eq", "value": "bounced"},
-                 {"field": "reason", "op": "contains", "value": "userunknown"}]}, "emails"),
+        {
+            "all": [
+                {"field": "status", "op": "eq", "value": "bounced"},
+                {"field": "reason", "op": "contains", "value": "userunknown"},
+            ]
+        },
+        "emails",
+    ),
     "company Acme or Globex, replied": (
-        {"all": [{"field": "company", "op": "in", "value": ["Acme", "Globex"]},
-                 {"field": "replies", "op": "gte", "value": 1}]}, "emails"),
+        {
+            "all": [
+                {"field": "company", "op": "in", "value": ["Acme", "Globex"]},
+                {"field": "replies", "op": "gte", "value": 1},
+            ]
+        },
+        "emails",
+    ),
     "scheduled next week to a domain": (
-        {"all": [{"field": "status", "op": "eq", "value": "scheduled"},
-                 {"field": "domain", "op": "contains", "value": "hooli"}]}, "emails"),
+        {
+            "all": [
+                {"field": "status", "op": "eq", "value": "scheduled"},
+                {"field": "domain", "op": "contains", "value": "hooli"},
+            ]
+        },
+        "emails",
+    ),
     "Most Engaged this week (people)": (
-        {"all": [WEEK, {"any": [{"field": "opens", "op": "gte", "value": 1},
-                                {"field": "clicks", "op": "gte", "value": 1},
-                                {"field": "replies", "op": "gte", "value": 1}]}]}, "people"),
-}  # fmt: skip
+        {
+            "all": [
+                WEEK,
+                {
+                    "any": [
+                        {"field": "opens", "op": "gte", "value": 1},
+                        {"field": "clicks", "op": "gte", "value": 1},
+                        {"field": "replies", "op": "gte", "value": 1},
+                    ]
+                },
+            ]
+        },
+        "people",
+    ),
+}
 
 
 def main(argv: list[str]) -> None:
@@ -91,13 +143,26 @@ def main(argv: list[str]) -> None:
             if env is None:
                 continue
             started = time.perf_counter()
-            django(env, "seed_demo", "--emails", str(emails), "--users", "10", "--seed", "3",
-                   "--events-per-email", "10")  # fmt: skip
+            django(
+                env,
+                "seed_demo",
+                "--emails",
+                str(emails),
+                "--users",
+                "10",
+                "--seed",
+                "3",
+                "--events-per-email",
+                "10",
+            )
             print(f"   {backend}: seeded in {time.perf_counter() - started:.0f} s", flush=True)
             child = subprocess.run(
                 [sys.executable, "-m", "bench.search", "--measure"],
-                env=env, cwd=ROOT, capture_output=True, text=True,
-            )  # fmt: skip
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             for line in child.stdout.splitlines():
                 print(f"   {backend}: {line}", flush=True)
             if child.returncode:
@@ -151,43 +216,68 @@ def filter_figures(rep: Any, runs: int) -> dict[str, float]:
         group = parse(document)
         total = search(group, scope, results=results).total
         sort = "most_engaged" if label.startswith("Most") else "newest"
-        p50, p95 = timed(lambda g=group, r=results, s=sort: search(g, scope, results=r, sort=s),
-                         runs)  # fmt: skip
+        p50, p95 = timed(functools.partial(search, group, scope, results=results, sort=sort), runs)
         worst[label] = p95
         verdict = "ok" if p95 <= FILTER_P95_MS else f"OVER {FILTER_P95_MS:.0f} ms"
-        print(f"filter {label} ({total:,} {results}): page + total p50 {p50:.1f} ms, "
-              f"p95 {p95:.1f} ms  {verdict}")  # fmt: skip
+        print(
+            f"filter {label} ({total:,} {results}): page + total p50 {p50:.1f} ms, "
+            f"p95 {p95:.1f} ms  {verdict}"
+        )
     return worst
 
 
-SIDEBAR_SEARCHES = [
+SIDEBAR_SEARCHES: list[dict[str, Any]] = [
     SEED_EXAMPLE,
     {"all": [{"field": "opens", "op": "gte", "value": 1}]},
-    {"all": [{"field": "opens", "op": "eq", "value": 0},
-             {"field": "status", "op": "eq", "value": "delivered"}]},
+    {
+        "all": [
+            {"field": "opens", "op": "eq", "value": 0},
+            {"field": "status", "op": "eq", "value": "delivered"},
+        ]
+    },
     {"all": [{"field": "clicks", "op": "gte", "value": 1}]},
     {"all": [{"field": "replies", "op": "gte", "value": 1}]},
     {"all": [{"field": "status", "op": "eq", "value": "bounced"}]},
     {"all": [{"field": "status", "op": "in", "value": ["failed", "bounced", "spam"]}]},
     {"all": [{"field": "status", "op": "eq", "value": "scheduled"}]},
     {"all": [{"field": "opens", "op": "gte", "value": 3}]},
-    {"all": [{"field": "clicks", "op": "gte", "value": 1},
-             {"field": "replies", "op": "eq", "value": 0}]},
+    {
+        "all": [
+            {"field": "clicks", "op": "gte", "value": 1},
+            {"field": "replies", "op": "eq", "value": 0},
+        ]
+    },
     {"all": [WEEK, {"field": "opens", "op": "gte", "value": 1}]},
-    {"all": [{"field": "delivered_at", "op": "within", "value": "last_30_days"},
-             {"field": "clicks", "op": "gte", "value": 1}]},
+    {
+        "all": [
+            {"field": "delivered_at", "op": "within", "value": "last_30_days"},
+            {"field": "clicks", "op": "gte", "value": 1},
+        ]
+    },
     {"all": [{"field": "delivered_at", "op": "within", "value": "this_month"}]},
-    {"any": [{"field": "replies", "op": "gte", "value": 1},
-             {"field": "clicks", "op": "gte", "value": 2}]},
+    {
+        "any": [
+            {"field": "replies", "op": "gte", "value": 1},
+            {"field": "clicks", "op": "gte", "value": 2},
+        ]
+    },
     {"all": [{"field": "opens", "op": "between", "value": [1, 2]}]},
     {"all": [{"field": "status", "op": "eq", "value": "spam"}]},
     {"all": [{"field": "status", "op": "eq", "value": "draft"}]},
-    {"all": [{"field": "opens", "op": "gte", "value": 2}, {"field": "replies", "op": "eq",
-                                                          "value": 0}]},
+    {
+        "all": [
+            {"field": "opens", "op": "gte", "value": 2},
+            {"field": "replies", "op": "eq", "value": 0},
+        ]
+    },
     {"all": [{"field": "status", "op": "eq", "value": "archived"}]},
-    {"all": [{"field": "text", "op": "contains", "value": "Initech"},
-             {"field": "opens", "op": "gte", "value": 1}]},
-]  # fmt: skip
+    {
+        "all": [
+            {"field": "text", "op": "contains", "value": "Initech"},
+            {"field": "opens", "op": "gte", "value": 1},
+        ]
+    },
+]
 
 
 def sidebar_figures(rep: Any, runs: int) -> float:
@@ -200,8 +290,10 @@ def sidebar_figures(rep: Any, runs: int) -> float:
     ]
     p50, p95 = timed(lambda: saved.counts(searches, rep), runs)
     verdict = "ok" if p95 <= SIDEBAR_MS else f"OVER {SIDEBAR_MS:.0f} ms"
-    print(f"sidebar counts of {len(searches)} saved searches together: p50 {p50:.0f} ms, "
-          f"p95 {p95:.0f} ms  {verdict}")  # fmt: skip
+    print(
+        f"sidebar counts of {len(searches)} saved searches together: p50 {p50:.0f} ms, "
+        f"p95 {p95:.0f} ms  {verdict}"
+    )
     return p95
 
 
@@ -214,12 +306,16 @@ def baseline_figures(rep: Any, runs: int, figures: dict[str, float], sidebar: fl
         cursor.execute("DROP INDEX IF EXISTS search_email_engagement")
     for label, query in baseline_queries(rep).items():
         p50, p95 = timed(query, max(5, runs // 4))
-        print(f"baseline ORM {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-              f"(search: p95 {figures.get(label, 0):.1f} ms)")  # fmt: skip
+        print(
+            f"baseline ORM {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+            f"(search: p95 {figures.get(label, 0):.1f} ms)"
+        )
     counts = sidebar_baseline(rep)
     p50, p95 = timed(counts, max(3, runs // 8))
-    print(f"baseline ORM sidebar counts of 20: p50 {p50:.0f} ms, p95 {p95:.0f} ms "
-          f"(search: p95 {sidebar:.0f} ms)")  # fmt: skip
+    print(
+        f"baseline ORM sidebar counts of 20: p50 {p50:.0f} ms, p95 {p95:.0f} ms "
+        f"(search: p95 {sidebar:.0f} ms)"
+    )
 
 
 def _page_and_total(queryset: Any, *order: str) -> Callable[[], object]:
@@ -248,14 +344,17 @@ def baseline_queries(rep: Any) -> dict[str, Callable[[], object]]:
         return example.values("person_id").distinct().count()
 
     machine = mine.annotate(
-        all_opens=Count("events", filter=Q(events__kind="opened")
-                        & ~Q(events__data__excluded=True))  # fmt: skip
+        all_opens=Count("events", filter=Q(events__kind="opened") & ~Q(events__data__excluded=True))
     ).filter(all_opens__gte=2, clicks=0)
     within = mine.annotate(
-        n=Count("events", filter=Q(events__kind="opened",
-                                   events__created_at__lte=F("sent_at") + dt.timedelta(days=3))
-                & (Q(events__data__machine=False) | ~Q(events__data__has_key="machine")))
-    ).filter(n__gte=1)  # fmt: skip
+        n=Count(
+            "events",
+            filter=Q(
+                events__kind="opened", events__created_at__lte=F("sent_at") + dt.timedelta(days=3)
+            )
+            & (Q(events__data__machine=False) | ~Q(events__data__has_key="machine")),
+        )
+    ).filter(n__gte=1)
     week = mine.filter(sent_at__gte=now - dt.timedelta(days=7)).filter(
         Q(opens__gte=1) | Q(clicks__gte=1) | Q(replies__gte=1)
     )
@@ -270,30 +369,38 @@ def baseline_queries(rep: Any) -> dict[str, Callable[[], object]]:
         "seed example as people": people,
         "text: word search 'Globex'": _page_and_total(
             mine.filter(Q(subject__icontains="Globex") | Q(body_text__icontains="Globex")),
-            "-sort_at", "-id"),
+            "-sort_at",
+            "-id",
+        ),
         "text + engagement: 'question' and clicked": _page_and_total(
-            mine.filter(Q(subject__icontains="question") | Q(body_text__icontains="question"),
-                        clicks__gte=1), "-sort_at", "-id"),
+            mine.filter(
+                Q(subject__icontains="question") | Q(body_text__icontains="question"), clicks__gte=1
+            ),
+            "-sort_at",
+            "-id",
+        ),
         "viewed at least 3 times in the last 30 days": _page_and_total(
-            mine.filter(opens__gte=3, sent_at__gte=now - dt.timedelta(days=30)),
-            "-sort_at", "-id"),
+            mine.filter(opens__gte=3, sent_at__gte=now - dt.timedelta(days=30)), "-sort_at", "-id"
+        ),
         "viewed, machine ones included, not clicked": _page_and_total(machine, "-sort_at", "-id"),
         "viewed within 3 days of delivery": _page_and_total(within, "-sort_at", "-id"),
         "bounced, user unknown": _page_and_total(
-            mine.filter(status="bounced", reason__icontains="userunknown"), "-sort_at", "-id"),
+            mine.filter(status="bounced", reason__icontains="userunknown"), "-sort_at", "-id"
+        ),
         "company Acme or Globex, replied": _page_and_total(
-            mine.filter(person__company__in=["Acme", "Globex"], replies__gte=1),
-            "-sort_at", "-id"),
+            mine.filter(person__company__in=["Acme", "Globex"], replies__gte=1), "-sort_at", "-id"
+        ),
         "scheduled next week to a domain": _page_and_total(
-            mine.filter(status="scheduled", to_address__icontains="hooli"), "-sort_at", "-id"),
+            mine.filter(status="scheduled", to_address__icontains="hooli"), "-sort_at", "-id"
+        ),
         "Most Engaged this week (people)": most_engaged,
-    }  # fmt: skip
+    }
 
 
 def sidebar_baseline(rep: Any) -> Callable[[], object]:
+    from commandcenter.search.filters import parse
     from commandcenter.search.models import SavedSearch
     from commandcenter.search.query import count, scope_for
-    from commandcenter.search.filters import parse
 
     scope = scope_for(rep, (rep.pk,))
     groups = [parse(s.filter) for s in SavedSearch.objects.filter(owner=rep)]
@@ -327,13 +434,22 @@ def feed_figures(rep: Any) -> None:
         return
     users = list(get_user_model().objects.order_by("pk"))
     marker = f"bench-{secrets.token_hex(3)}"
-    watched = saved.create(rep, saved.Draft(
-        name=f"Clicked {marker}", filter={"all": [{"field": "clicks", "op": "gte", "value": 1},
-                                                 {"field": "status", "op": "eq",
-                                                  "value": "delivered"}]}))  # fmt: skip
+    watched = saved.create(
+        rep,
+        saved.Draft(
+            name=f"Clicked {marker}",
+            filter={
+                "all": [
+                    {"field": "clicks", "op": "gte", "value": 1},
+                    {"field": "status", "op": "eq", "value": "delivered"},
+                ]
+            },
+        ),
+    )
     targets = list(
-        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0)
-        .order_by("-sent_at")[:hits]
+        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0).order_by("-sent_at")[
+            :hits
+        ]
     )
     links = TrackedLink.objects.bulk_create(
         TrackedLink(email=email, url=f"https://example.com/{email.pk}", position=0)
@@ -350,8 +466,11 @@ def feed_figures(rep: Any) -> None:
         tokens = [users[n % len(users)].api_token for n in range(feeds - 1)]
         client = subprocess.Popen(
             [sys.executable, "-m", "bench.search", "--feeds", str(port), rep.api_token, *tokens],
-            cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            text=True,
+        )
         assert client.stdout is not None and client.stdin is not None
         ready = client.stdout.readline().strip()
         with_feeds = _page_p95(port, session)
@@ -369,13 +488,17 @@ def feed_figures(rep: Any) -> None:
         server.terminate()
         server.wait(timeout=30)
     p95 = statistics.quantiles(delays, n=20)[-1] if len(delays) > 1 else delays[0]
-    print(f"live feed: {ready}; tracking click -> 'joined' on the owner's feed "
-          f"({len(delays)} clicks): p50 {statistics.median(delays):.2f} s, p95 {p95:.2f} s  "
-          f"{'ok' if p95 <= FEED_P95_S else 'OVER 2 s'}")  # fmt: skip
+    print(
+        f"live feed: {ready}; tracking click -> 'joined' on the owner's feed "
+        f"({len(delays)} clicks): p50 {statistics.median(delays):.2f} s, p95 {p95:.2f} s  "
+        f"{'ok' if p95 <= FEED_P95_S else 'OVER 2 s'}"
+    )
     ratio = with_feeds / without if without else 0
-    print(f"Command Center page (HTTP, served by granian): p95 {without:.1f} ms without feeds, "
-          f"{with_feeds:.1f} ms with {feeds} open = {ratio:.2f}x  "
-          f"{'ok' if ratio <= PAGE_RATIO else 'OVER 1.5x'}")  # fmt: skip
+    print(
+        f"Command Center page (HTTP, served by granian): p95 {without:.1f} ms without feeds, "
+        f"{with_feeds:.1f} ms with {feeds} open = {ratio:.2f}x  "
+        f"{'ok' if ratio <= PAGE_RATIO else 'OVER 1.5x'}"
+    )
     del watched
 
 
@@ -393,7 +516,7 @@ def _wait_up(port: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5)
             return
         except OSError:
             time.sleep(0.2)
@@ -427,9 +550,16 @@ def _click(port: int, token: str) -> None:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", f"/t/c/{token}", headers={"User-Agent": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36")})  # fmt: skip
+    conn.request(
+        "GET",
+        f"/t/c/{token}",
+        headers={
+            "User-Agent": (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                "Chrome/131.0.0.0 Safari/537.36"
+            )
+        },
+    )
     conn.getresponse().read()
 
 
@@ -441,8 +571,10 @@ async def open_feeds(port: str, owner_token: str, others: list[str]) -> None:
 
     async def reader(token: str, owner: bool) -> None:
         stream, writer = await asyncio.open_connection("127.0.0.1", int(port))
-        writer.write(f"GET /api/v1/feed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
-                     "\r\n\r\n".encode())  # fmt: skip
+        writer.write(
+            f"GET /api/v1/feed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+            "\r\n\r\n".encode()
+        )
         await writer.drain()
         while line := await stream.readline():
             if owner and line.startswith(b"data: ") and b'"search"' in line:
@@ -465,8 +597,7 @@ async def open_feeds(port: str, owner_token: str, others: list[str]) -> None:
                 await asyncio.wait_for(arrived.wait(), 1)
             except TimeoutError:
                 continue
-        print(f"{joined[email_id] - started:.3f}" if email_id in joined else "timeout",
-              flush=True)  # fmt: skip
+        print(f"{joined[email_id] - started:.3f}" if email_id in joined else "timeout", flush=True)
     for task in tasks:
         task.cancel()
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Field, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.errors import HttpError
@@ -104,8 +105,8 @@ class SavedResultsOut(SearchOut):
 
 
 def filter_problem(error: FilterError) -> BadInput:
-    path = error.path if error.path.startswith(("filter", "results", "sort")) else error.path
-    key = path if path in {"filter", "results", "sort", "cursor"} else f"filter.{path}"
+    path = error.path
+    key = path if path in {"filter", "results", "sort", "cursor", "ids"} else f"filter.{path}"
     return BadInput({key: error.message}, status_code=400)
 
 
@@ -210,7 +211,7 @@ def csv_response(rows: Any, results: str, name: str) -> StreamingHttpResponse:
     response=answers({200: None}),
     summary="CSV of every result (or of a selection), streamed",
 )
-def export(request: HttpRequest, payload: ExportIn) -> HttpResponse:
+def export(request: HttpRequest, payload: ExportIn) -> HttpResponseBase:
     scope = _scope(viewer(request))
 
     def go() -> StreamingHttpResponse:
@@ -328,7 +329,7 @@ def delete_saved(request: HttpRequest, search_id: int) -> Reply[None]:
 def saved_results(
     request: HttpRequest,
     search_id: int,
-    limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),  # noqa: B008
+    limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
     cursor: Text | None = None,
     sort: Text | None = None,
 ) -> dict[str, Any]:
@@ -347,7 +348,7 @@ def saved_results(
     response=answers({200: None}, 404),
     summary="CSV of all the saved search's results, streamed",
 )
-def saved_export(request: HttpRequest, search_id: int) -> HttpResponse:
+def saved_export(request: HttpRequest, search_id: int) -> HttpResponseBase:
     found = saved_or_404(request, search_id)
     reader = _reader(viewer(request))
     scope = saved_searches.scope_of(found, reader)

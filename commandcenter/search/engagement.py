@@ -39,6 +39,7 @@ COLUMNS = (
     "first_reply_after"
 )
 
+# The SQL below is made of this module's constants only (no input reaches it).
 SQLITE_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS search_engagement_event
     AFTER INSERT ON outbox_event
     WHEN NEW.kind IN {KINDS} AND json_valid(NEW.data) AND {SQLITE_COUNTED.format(e="NEW")}
@@ -55,7 +56,7 @@ SQLITE_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS search_engagement_event
                                          first_click_after, excluded.first_click_after),
             first_reply_after = COALESCE(MIN(first_reply_after, excluded.first_reply_after),
                                          first_reply_after, excluded.first_reply_after);
-    END"""
+    END"""  # noqa: S608
 
 POSTGRES_TRIGGERS = [
     f"""CREATE OR REPLACE FUNCTION search_engagement_event() RETURNS trigger AS $$
@@ -73,7 +74,7 @@ POSTGRES_TRIGGERS = [
             first_click_after = LEAST(e.first_click_after, EXCLUDED.first_click_after),
             first_reply_after = LEAST(e.first_reply_after, EXCLUDED.first_reply_after);
         RETURN NULL;
-    END $$ LANGUAGE plpgsql""",
+    END $$ LANGUAGE plpgsql""",  # noqa: S608
     f"""CREATE OR REPLACE TRIGGER search_engagement_event AFTER INSERT ON outbox_event
     FOR EACH ROW WHEN (NEW.kind IN {KINDS}) EXECUTE FUNCTION search_engagement_event()""",
 ]

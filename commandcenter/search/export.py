@@ -14,15 +14,44 @@ from typing import Any
 from commandcenter.search.query import Result
 
 EMAIL_COLUMNS = [
-    "id", "status", "reason", "to", "first_name", "last_name", "company", "title", "subject",
-    "owner", "created_at", "send_at", "sent_at", "failed_at", "opens", "clicks", "replies",
-    "message_id", "batch",
-]  # fmt: skip
+    "id",
+    "status",
+    "reason",
+    "to",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "subject",
+    "owner",
+    "created_at",
+    "send_at",
+    "sent_at",
+    "failed_at",
+    "opens",
+    "clicks",
+    "replies",
+    "message_id",
+    "batch",
+]
 PEOPLE_COLUMNS = [
-    "person_id", "email", "first_name", "last_name", "company", "title", "owner",
-    "matching_emails", "score", "latest_email_id", "latest_subject", "latest_status",
-    "latest_sent_at", "opens", "clicks", "replies",
-]  # fmt: skip
+    "person_id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "owner",
+    "matching_emails",
+    "score",
+    "latest_email_id",
+    "latest_subject",
+    "latest_status",
+    "latest_sent_at",
+    "opens",
+    "clicks",
+    "replies",
+]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -45,20 +74,48 @@ def _cell(value: Any) -> str:
 def email_row(row: Result) -> list[Any]:
     email, person = row.email, row.person
     return [
-        email.pk, email.status, email.reason, email.to_address, person.first_name,
-        person.last_name, person.company, person.title, email.subject, email.owner.username,
-        email.created_at, email.send_at, email.sent_at, email.failed_at, email.opens,
-        email.clicks, email.replies, email.message_id, email.batch_id,
-    ]  # fmt: skip
+        email.pk,
+        email.status,
+        email.reason,
+        email.to_address,
+        person.first_name,
+        person.last_name,
+        person.company,
+        person.title,
+        email.subject,
+        email.owner.username,
+        email.created_at,
+        email.send_at,
+        email.sent_at,
+        email.failed_at,
+        email.opens,
+        email.clicks,
+        email.replies,
+        email.message_id,
+        email.batch_id,
+    ]
 
 
 def person_row(row: Result) -> list[Any]:
     email, person = row.email, row.person
     return [
-        person.pk, person.email, person.first_name, person.last_name, person.company,
-        person.title, email.owner.username, row.emails, row.score, email.pk, email.subject,
-        email.status, email.sent_at, email.opens, email.clicks, email.replies,
-    ]  # fmt: skip
+        person.pk,
+        person.email,
+        person.first_name,
+        person.last_name,
+        person.company,
+        person.title,
+        email.owner.username,
+        row.emails,
+        row.score,
+        email.pk,
+        email.subject,
+        email.status,
+        email.sent_at,
+        email.opens,
+        email.clicks,
+        email.replies,
+    ]
 
 
 def csv_lines(rows: Iterable[Result], results: str) -> Iterator[str]:

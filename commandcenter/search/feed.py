@@ -93,23 +93,41 @@ class Batch:
 
 
 def fetch(after: Cursor) -> Batch:
-    events = list(
-        Event.objects.filter(id__gt=after.event_id, kind__in=ENGAGEMENT_KINDS)
+    events: list[dict[str, Any]] = [
+        dict(row)
+        for row in Event.objects.filter(id__gt=after.event_id, kind__in=ENGAGEMENT_KINDS)
         .order_by("id")
         .values(
-            "id", "kind", "detail", "data", "created_at", "email_id",
-            "email__owner_id", "email__to_address", "email__subject",
+            "id",
+            "kind",
+            "detail",
+            "data",
+            "created_at",
+            "email_id",
+            "email__owner_id",
+            "email__to_address",
+            "email__subject",
         )[:BATCH]
-    )  # fmt: skip
-    items = list(
-        FeedItem.objects.filter(id__gt=after.item_id)
+    ]
+    items: list[dict[str, Any]] = [
+        dict(row)
+        for row in FeedItem.objects.filter(id__gt=after.item_id)
         .order_by("id")
         .values(
-            "id", "kind", "created_at", "email_id", "email__owner_id", "email__to_address",
-            "email__subject", "search_id", "search__name", "search__owner_id",
-            "search__shared", "search__owner__team_id",
+            "id",
+            "kind",
+            "created_at",
+            "email_id",
+            "email__owner_id",
+            "email__to_address",
+            "email__subject",
+            "search_id",
+            "search__name",
+            "search__owner_id",
+            "search__shared",
+            "search__owner__team_id",
         )[:BATCH]
-    )  # fmt: skip
+    ]
     end = Cursor(
         events[-1]["id"] if events else after.event_id,
         items[-1]["id"] if items else after.item_id,
@@ -144,9 +162,12 @@ def messages_for(listener: Listener, batch: Batch, after: Cursor) -> list[str]:
             continue  # the sender's own open or click
         is_machine = bool(data.get("machine"))
         payload = {
-            "kind": row["kind"], "machine": is_machine, "reason": row["detail"],
-            "email": _email(row), "at": _at(row["created_at"]),
-        }  # fmt: skip
+            "kind": row["kind"],
+            "machine": is_machine,
+            "reason": row["detail"],
+            "email": _email(row),
+            "at": _at(row["created_at"]),
+        }
         (machine if is_machine else human).append(_message("engagement", payload))
     members: list[str] = []
     for row in batch.items:
@@ -160,8 +181,9 @@ def messages_for(listener: Listener, batch: Batch, after: Cursor) -> list[str]:
         if readable:
             payload = {
                 "search": {"id": row["search_id"], "name": row["search__name"]},
-                "email": _email(row), "at": _at(row["created_at"]),
-            }  # fmt: skip
+                "email": _email(row),
+                "at": _at(row["created_at"]),
+            }
             members.append(_message(row["kind"], payload))
     messages = members + human + machine
     if messages:

@@ -237,8 +237,10 @@ class Counter(Kind):
         if human and (op, value) in {("gte", 1), ("eq", 0), ("lte", 0)}:
             # "At least one within N days" is "the first came within N days": a column.
             in_time = Q(**{f"{self.first}__lte": days.total_seconds()})
-            return _engaged(ctx, in_time, zero_fits=False) if op == "gte" else ~_engaged(
-                ctx, in_time, zero_fits=False
+            return (
+                _engaged(ctx, in_time, zero_fits=False)
+                if op == "gte"
+                else ~_engaged(ctx, in_time, zero_fits=False)
             )
         condition = _compare(self._counted_within(days, human), op, value)
         if op == "gte" or (op == "between" and min(value) > 0):

@@ -19,8 +19,8 @@ from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
 from commandcenter.search.filters import FilterError
 from commandcenter.search.models import FeedItem, Member, SavedSearch
-from commandcenter.search.saved import parsed, scope_of
 from commandcenter.search.query import matching_emails
+from commandcenter.search.saved import parsed, scope_of
 
 logger = logging.getLogger(__name__)
 

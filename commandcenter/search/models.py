@@ -110,12 +110,17 @@ class Engagement(models.Model):
         indexes = [
             models.Index(
                 fields=[
-                    "owner_id", "opens_all", "clicks_all", "first_open_after",
-                    "first_click_after", "first_reply_after", "email",
+                    "owner_id",
+                    "opens_all",
+                    "clicks_all",
+                    "first_open_after",
+                    "first_click_after",
+                    "first_reply_after",
+                    "email",
                 ],
                 name="search_engagement_owner",
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"{self.email_id}: {self.opens_all} opens, {self.clicks_all} clicks"

@@ -77,9 +77,7 @@ class Scope:
     tz: dt.tzinfo = dt.UTC
 
     def context(self) -> Context:
-        return Context(
-            me_id=self.me_id, owners=self.owners, owner_ids=self.owner_ids, tz=self.tz
-        )
+        return Context(me_id=self.me_id, owners=self.owners, owner_ids=self.owner_ids, tz=self.tz)
 
 
 def scope_for(me: User, owner_ids: Sequence[int], tz: dt.tzinfo = dt.UTC) -> Scope:
@@ -242,9 +240,10 @@ def _people_page(
     page = list(grouped.order_by(*_ordering(order))[: limit + 1])
     latest = {
         e.pk: e
-        for e in Email.objects.filter(pk__in=[row["latest_id"] for row in page[:limit]])
-        .select_related("person", "owner")
-    }  # fmt: skip
+        for e in Email.objects.filter(
+            pk__in=[row["latest_id"] for row in page[:limit]]
+        ).select_related("person", "owner")
+    }
     rows = []
     for row in page[:limit]:
         email = latest[row["latest_id"]]
@@ -259,9 +258,14 @@ def iterate(
     cursor = None
     while True:
         page = search(
-            group, scope, results=results, sort=sort, limit=MAX_PAGE_SIZE, cursor=cursor,
+            group,
+            scope,
+            results=results,
+            sort=sort,
+            limit=MAX_PAGE_SIZE,
+            cursor=cursor,
             with_total=False,
-        )  # fmt: skip
+        )
         yield from page.rows
         if page.next_cursor is None:
             return

@@ -61,14 +61,24 @@ def filter_schema() -> dict[str, Any]:
         "$defs": {
             "node": {
                 "oneOf": [
-                    {"type": "object", "required": ["all"], "properties": {
-                        "all": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
-                     "additionalProperties": False},
-                    {"type": "object", "required": ["any"], "properties": {
-                        "any": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
-                     "additionalProperties": False},
-                    {"type": "object", "required": ["not"], "properties": {
-                        "not": {"$ref": "#/$defs/node"}}, "additionalProperties": False},
+                    {
+                        "type": "object",
+                        "required": ["all"],
+                        "properties": {"all": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "required": ["any"],
+                        "properties": {"any": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "required": ["not"],
+                        "properties": {"not": {"$ref": "#/$defs/node"}},
+                        "additionalProperties": False,
+                    },
                     *(_condition(name) for name in FIELDS),
                 ]
             }
@@ -76,4 +86,4 @@ def filter_schema() -> dict[str, Any]:
         "x-operators": {op: str(label) for op, label in OP_LABELS.items()},
         "x-results": list(RESULTS),
         "x-sorts": {"emails": list(EMAIL_SORTS), "people": list(PEOPLE_SORTS)},
-    }  # fmt: skip
+    }

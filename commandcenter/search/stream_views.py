@@ -6,6 +6,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from commandcenter.accounts.models import User
@@ -41,7 +42,7 @@ def _bearer(request: HttpRequest) -> str:
 
 
 @require_GET
-async def api_feed(request: HttpRequest) -> HttpResponse:
+async def api_feed(request: HttpRequest) -> HttpResponseBase:
     user = await sync_to_async(user_for_token)(_bearer(request))
     if user is None:
         answer = JsonResponse({"detail": f"Missing or unknown API token. {AUTH_HINT}"}, status=401)
@@ -51,7 +52,7 @@ async def api_feed(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-async def page_feed(request: HttpRequest) -> HttpResponse:
+async def page_feed(request: HttpRequest) -> HttpResponseBase:
     user = await request.auser()
     if not isinstance(user, User) or not user.is_authenticated:
         return HttpResponse(status=403)

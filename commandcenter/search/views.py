@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -135,7 +136,7 @@ def _rows(page: Page, new: set[int]) -> list[dict[str, Any]]:
 
 @web_view
 @require_GET
-def search_page(request: HttpRequest) -> HttpResponse:
+def search_page(request: HttpRequest) -> HttpResponseBase:
     results = request.GET.get("results", "emails")
     results = results if results in RESULTS else "emails"
     sort = request.GET.get("sort", "newest")
@@ -171,14 +172,14 @@ def _query_without_cursor(request: HttpRequest) -> str:
 
 @web_view
 @require_GET
-def most_engaged(request: HttpRequest) -> HttpResponse:
+def most_engaged(request: HttpRequest) -> HttpResponseBase:
     results = request.GET.get("results", "people")
     return redirect(search_url(MOST_ENGAGED, results=results, sort="most_engaged"))
 
 
 @web_view
 @require_GET
-def sidebar(request: HttpRequest) -> HttpResponse:
+def sidebar(request: HttpRequest) -> HttpResponseBase:
     """The saved searches with their counts as of now (the sidebar loads and polls this)."""
     from commandcenter.search.templatetags.search_tags import sidebar_context
 
@@ -201,7 +202,7 @@ def _saved_or_404(request: HttpRequest, search_id: int) -> SavedSearch:
 
 @web_view
 @require_POST
-def save_search(request: HttpRequest) -> HttpResponse:
+def save_search(request: HttpRequest) -> HttpResponseBase:
     user = signed_in_user(request)
     draft = saved_searches.Draft(
         name=request.POST.get("name", ""),
@@ -223,14 +224,18 @@ def save_search(request: HttpRequest) -> HttpResponse:
 
 @web_view
 @require_GET
-def saved_page(request: HttpRequest, search_id: int) -> HttpResponse:
+def saved_page(request: HttpRequest, search_id: int) -> HttpResponseBase:
     found = _saved_or_404(request, search_id)
     user = signed_in_user(request)
     try:
         page, new = saved_searches.results(
-            found, user, limit=50, cursor=request.GET.get("cursor") or None,
-            tz=timezone.get_current_timezone(), look=request.GET.get("part") != "rows",
-        )  # fmt: skip
+            found,
+            user,
+            limit=50,
+            cursor=request.GET.get("cursor") or None,
+            tz=timezone.get_current_timezone(),
+            look=request.GET.get("part") != "rows",
+        )
     except BadSearchCursor:
         raise Http404 from None
     context = {
@@ -249,7 +254,7 @@ def saved_page(request: HttpRequest, search_id: int) -> HttpResponse:
 
 @web_view
 @require_POST
-def saved_change(request: HttpRequest, search_id: int) -> HttpResponse:
+def saved_change(request: HttpRequest, search_id: int) -> HttpResponseBase:
     """Rename, share or unshare, or delete (the owner only)."""
     found = _saved_or_404(request, search_id)
     user = signed_in_user(request)
@@ -303,7 +308,7 @@ def _selection(request: HttpRequest) -> tuple[Group, Scope, str, str]:
 
 
 @web_view
-def follow_up(request: HttpRequest) -> HttpResponse:
+def follow_up(request: HttpRequest) -> HttpResponseBase:
     """Select and Send to the people of the selection (or of all results), with its
     per-recipient preview. Only one's own people can be emailed."""
     try:
@@ -331,7 +336,7 @@ def follow_up(request: HttpRequest) -> HttpResponse:
 
 
 @web_view
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: HttpRequest) -> HttpResponseBase:
     try:
         group, scope, results, sort = _selection(request)
         search(group, scope, results=results, sort=sort, limit=1)

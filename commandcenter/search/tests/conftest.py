@@ -12,11 +12,19 @@ from commandcenter.api.tests.conftest import Api, api, email_in  # noqa: F401 --
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
 
+# Every search test: a private tracking spool and a browser-like client (tracking's own).
+from commandcenter.tracking.tests.conftest import client, private_spool  # noqa: F401
+
 
 @pytest.fixture
 def carol(db: None) -> User:
     """A rep of another team."""
     return create_user("carol", email="carol@example.com", password="carol-pass", team_name="other")
+
+
+def streamed(response: Any) -> bytes:
+    """The whole body of a streamed response (CSV exports)."""
+    return b"".join(response.streaming_content)
 
 
 def engaged(

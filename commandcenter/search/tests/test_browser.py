@@ -50,10 +50,12 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:  # noqa: 
 
 def hit(live_server: LiveServer, path: str) -> None:
     """A recipient's mail client: a plain GET of the pixel or the link, no session."""
-    request = urllib.request.Request(live_server.url + path, headers={"User-Agent": CHROME})
+    request = urllib.request.Request(  # noqa: S310 -- the test's own http server
+        live_server.url + path, headers={"User-Agent": CHROME}
+    )
     opener = urllib.request.build_opener(NoRedirect)
     try:
-        opener.open(request, timeout=10)  # noqa: S310 -- the test's own server
+        opener.open(request, timeout=10)
     except urllib.error.HTTPError as error:
         assert error.code == 302  # the click redirect, not followed
     assert drain() >= 1
@@ -159,9 +161,11 @@ def test_a_shared_search_shows_a_teammate_only_their_own_people(
     for owner, to in ((alice, "alices@prospect.example"), (bob, "bobs@prospect.example")):
         click(live_server, delivered_email(owner, to=to))
     SavedSearch.objects.create(
-        owner=alice, name="Clickers", shared=True,
+        owner=alice,
+        name="Clickers",
+        shared=True,
         filter={"v": 1, "all": [{"field": "clicks", "op": "gte", "value": 1}]},
-    )  # fmt: skip
+    )
     page.goto("/login/")
     page.fill("#id_username", "bob")
     page.fill("#id_password", "bob-pass")

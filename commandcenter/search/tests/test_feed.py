@@ -43,8 +43,9 @@ def events_of(messages: list[str]) -> list[tuple[str, dict[str, Any]]]:
 def test_a_feed_streams_the_owners_engagement_human_first_machine_marked(alice, bob, db):
     start = feed.current_cursor()
     mine = engaged(alice, "pat@a.example", machine_opens=1)
-    Event.objects.create(email=mine, kind="clicked", data={"machine": False},
-                         created_at=timezone.now())  # fmt: skip
+    Event.objects.create(
+        email=mine, kind="clicked", data={"machine": False}, created_at=timezone.now()
+    )
     engaged(bob, "bobs@a.example", opens=1)
     batch = feed.fetch(start)
     got = events_of(feed.messages_for(feed.Listener.of(alice), batch, start))
@@ -61,8 +62,9 @@ def test_a_feed_says_when_an_email_joins_a_search_the_listener_may_read(alice, b
     alices = engaged(alice, "a@a.example", clicks=1)
     bobs = engaged(bob, "b@b.example", clicks=1)
     for email in (alices, bobs):
-        FeedItem.objects.create(search=search, email=email, kind="joined",
-                                created_at=timezone.now())  # fmt: skip
+        FeedItem.objects.create(
+            search=search, email=email, kind="joined", created_at=timezone.now()
+        )
     batch = feed.fetch(start)
 
     def joined(user: User) -> list[int]:
@@ -104,10 +106,16 @@ def database_url() -> str:
 def server(tmp_path: Path) -> Iterator[int]:
     """`commandcenter serve`'s own web server on the test database."""
     port = free_port()
-    env = web_env(4, dict(
-        os.environ, DATABASE_URL=database_url(), COMMANDCENTER_VAR=str(tmp_path),
-        TRACKING_DRAIN_IN_WEB="true", PUBLIC_URL="https://cc.example.net",
-    ))  # fmt: skip
+    env = web_env(
+        4,
+        dict(
+            os.environ,
+            DATABASE_URL=database_url(),
+            COMMANDCENTER_VAR=str(tmp_path),
+            TRACKING_DRAIN_IN_WEB="true",
+            PUBLIC_URL="https://cc.example.net",
+        ),
+    )
     (tmp_path / "static").mkdir()
     process = subprocess.Popen(web_server("127.0.0.1", port, 1, 4), env=env)
     try:
@@ -163,13 +171,21 @@ def test_a_click_reaches_the_open_feed_within_two_seconds(server, settings):
     saved.create(alice, saved.Draft(name="Clicked", filter=CLICKED))
     path = click_paths(email)[0].removeprefix("https://cc.example.net")
     messages: queue.Queue[tuple[float, str]] = queue.Queue()
-    threading.Thread(target=read_feed, args=(server, alice.api_token, messages), daemon=True).start()
+    threading.Thread(
+        target=read_feed, args=(server, alice.api_token, messages), daemon=True
+    ).start()
     _, status = next_matching(messages, "status", 30)
     assert "200 text/event-stream" in status
     next_matching(messages, "connected", 10)
     conn = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
-    conn.request("GET", path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) "
-                                       "AppleWebKit/537.36 Chrome/131.0 Safari/537.36"})  # fmt: skip
+    conn.request(
+        "GET",
+        path,
+        headers={
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) "
+            "AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+        },
+    )
     clicked_at = time.monotonic()
     assert conn.getresponse().status == 302
     joined_at, joined = next_matching(messages, "event: joined", 10)

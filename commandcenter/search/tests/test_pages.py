@@ -10,7 +10,7 @@ from django.test import Client
 
 from commandcenter.accounts.models import User
 from commandcenter.search.models import SavedSearch
-from commandcenter.search.tests.conftest import engaged
+from commandcenter.search.tests.conftest import engaged, streamed
 from commandcenter.search.tests.test_search_api import VIEWED_CLICKED_NO_REPLY
 from commandcenter.search.views import search_url
 
@@ -44,8 +44,10 @@ def test_a_bad_filter_in_the_url_says_what_is_wrong(client, alice):
 
 def test_it_saves_a_search_and_marks_rows_that_joined_later(client, alice, outbox):
     signed_in(client, alice)
-    answer = client.post("/search/save/", {
-        "name": "Hot", "f": json.dumps(VIEWED_CLICKED_NO_REPLY), "results": "emails"})  # fmt: skip
+    answer = client.post(
+        "/search/save/",
+        {"name": "Hot", "f": json.dumps(VIEWED_CLICKED_NO_REPLY), "results": "emails"},
+    )
     saved = SavedSearch.objects.get()
     assert answer.status_code == 302 and answer["Location"] == f"/search/saved/{saved.pk}/"
     first = client.get(f"/search/saved/{saved.pk}/").content.decode()
@@ -91,8 +93,9 @@ def test_most_engaged_is_one_click_from_the_command_center(client, alice, outbox
 def test_follow_up_opens_select_and_send_with_the_chosen_people(client, alice, outbox):
     signed_in(client, alice)
     url = search_url({"all": [{"field": "opens", "op": "gte", "value": 1}]})
-    answer = client.post("/search/follow-up/", {
-        "f": parse_qs(urlparse(url).query)["f"][0], "scope": "all"})  # fmt: skip
+    answer = client.post(
+        "/search/follow-up/", {"f": parse_qs(urlparse(url).query)["f"][0], "scope": "all"}
+    )
     assert answer.status_code == 302
     target = urlparse(answer["Location"])
     assert target.path == "/compose/bulk/"
@@ -107,7 +110,7 @@ def test_csv_export_of_the_selection(client, alice, outbox):
     signed_in(client, alice)
     chosen = Email.objects.get(to_address="viewed@a.example")
     answer = client.post("/search/export.csv", {"f": "", "ids": [chosen.pk]})
-    lines = b"".join(answer.streaming_content).decode().splitlines()
+    lines = streamed(answer).decode().splitlines()
     assert len(lines) == 2 and "viewed@a.example" in lines[1]
 
 

@@ -11,16 +11,12 @@ from commandcenter.api.tests.conftest import Api
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.search.models import FeedItem, Member, SavedSearch
-from commandcenter.search.tests.conftest import email_in, engaged
+from commandcenter.search.tests.conftest import email_in, engaged, streamed
 from commandcenter.search.tests.test_search_api import VIEWED_CLICKED_NO_REPLY
 from commandcenter.signals.apply import apply_inbound
 from commandcenter.signals.tests.factories import mail
 from commandcenter.tracking.hits import drain
-from commandcenter.tracking.tests.conftest import (  # noqa: F401 -- fixtures
-    client,
-    delivered_email,
-    private_spool,
-)
+from commandcenter.tracking.tests.conftest import delivered_email
 from commandcenter.tracking.tests.test_endpoints import click_paths
 
 CLICKED = {"all": [{"field": "clicks", "op": "gte", "value": 1}]}
@@ -43,8 +39,11 @@ def test_it_saves_lists_renames_and_deletes_with_current_counts(api: Api, alice:
     renamed = api.patch(f"/saved-searches/{created['id']}", alice, {"name": "Hot"})
     assert renamed.status_code == 200
     assert api.get(f"/saved-searches/{created['id']}", alice).data["name"] == "Hot"
-    changed = api.patch(f"/saved-searches/{created['id']}", alice,
-                        {"filter": {"all": [{"field": "clicks", "op": "gte", "value": 2}]}})  # fmt: skip
+    changed = api.patch(
+        f"/saved-searches/{created['id']}",
+        alice,
+        {"filter": {"all": [{"field": "clicks", "op": "gte", "value": 2}]}},
+    )
     assert changed.data["count"] == 1
     assert api.delete(f"/saved-searches/{created['id']}", alice).status_code == 204
     assert api.get(f"/saved-searches/{created['id']}", alice).status_code == 404
@@ -74,14 +73,20 @@ def test_its_results_page_by_cursor_and_mark_what_joined_since_the_last_look(
     ("body", "field", "status"),
     [
         ({"name": "", "filter": CLICKED}, "name", 422),
-        ({"name": "x", "filter": {"all": [{"field": "nope", "op": "eq", "value": 1}]}},
-         "filter.all[0].field", 400),
+        (
+            {"name": "x", "filter": {"all": [{"field": "nope", "op": "eq", "value": 1}]}},
+            "filter.all[0].field",
+            400,
+        ),
         ({"name": "x", "filter": CLICKED, "sort": "loudest"}, "sort", 422),
         ({"name": "x", "filter": CLICKED, "colour": "red"}, "colour", 422),
-        ({"name": "x", "filter": {"all": [{"field": "owner", "op": "eq", "value": "carol"}]}},
-         "filter.all[0].value", 400),
+        (
+            {"name": "x", "filter": {"all": [{"field": "owner", "op": "eq", "value": "carol"}]}},
+            "filter.all[0].value",
+            400,
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_saved_searches_are_refused_naming_the_field(api, alice, carol, body, field, status):
     answer = api.post("/saved-searches", alice, body)
     assert answer.status_code == status, answer.data
@@ -135,7 +140,7 @@ def test_an_admins_shared_search_shows_a_rep_only_the_reps_emails(
         f"/api/v1/saved-searches/{created['id']}/export",
         headers={"Authorization": f"Bearer {bob.api_token}"},
     )
-    lines = b"".join(export.streaming_content).decode().splitlines()
+    lines = streamed(export).decode().splitlines()
     assert len(lines) == 2 and "bobs@b.example" in lines[1]
 
 
@@ -175,9 +180,7 @@ In-Reply-To: {email.message_id or "<none@x>"}
     assert not Member.objects.filter(search_id=created["id"]).exists()
 
 
-def test_a_machine_click_does_not_make_an_email_join(
-    api: Api, client: Client, alice: User
-) -> None:
+def test_a_machine_click_does_not_make_an_email_join(api: Api, client: Client, alice: User) -> None:
     email = delivered_email(alice)
     created = save(api, alice, "Clicked")
     scanner = Client(HTTP_USER_AGENT="Mozilla/5.0 (compatible; Barracuda Sentinel)")
@@ -200,9 +203,17 @@ def test_teammates_signals_update_a_shared_search(api: Api, client: Client, alic
 
 def test_an_undelivered_email_is_found_by_its_reason(api: Api, alice: User) -> None:
     email_in(Status.BOUNCED, alice, to="gone@a.example", reason="userunknown: 550 5.1.1")
-    created = save(api, alice, "Unknown users",
-                   {"all": [{"field": "status", "op": "in", "value": ["bounced", "failed"]},
-                            {"field": "reason", "op": "contains", "value": "userunknown"}]})  # fmt: skip
+    created = save(
+        api,
+        alice,
+        "Unknown users",
+        {
+            "all": [
+                {"field": "status", "op": "in", "value": ["bounced", "failed"]},
+                {"field": "reason", "op": "contains", "value": "userunknown"},
+            ]
+        },
+    )
     assert created["count"] == 1
 
 
@@ -215,8 +226,13 @@ def test_the_sidebar_counts_in_one_pass_agree_with_each_count(api: Api, alice, b
     engaged(bob, "c@c.example", clicks=1)
     made = [
         save(api, alice, "Clicked"),
-        save(api, alice, "Viewed people", {"all": [{"field": "opens", "op": "gte", "value": 1}]},
-             results="people"),  # fmt: skip
+        save(
+            api,
+            alice,
+            "Viewed people",
+            {"all": [{"field": "opens", "op": "gte", "value": 1}]},
+            results="people",
+        ),
         save(api, alice, "Words", {"all": [{"field": "text", "op": "contains", "value": "hello"}]}),
         save(api, bob, "Team clicked", shared=True),
     ]

@@ -11,7 +11,7 @@ from commandcenter.accounts.models import User
 from commandcenter.api.tests.conftest import Api
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
-from commandcenter.search.tests.conftest import email_in, engaged
+from commandcenter.search.tests.conftest import email_in, engaged, streamed
 
 VIEWED_CLICKED_NO_REPLY = {
     "v": 1,
@@ -95,8 +95,9 @@ def test_it_matches_recipient_domain_and_company(api, alice, outbox):
 
 
 def test_it_dates_by_presets_and_ranges(api, alice, outbox):
-    old = email_in(Status.DELIVERED, alice, to="old@a.example",
-                   sent_at=timezone.now() - dt.timedelta(days=40))  # fmt: skip
+    old = email_in(
+        Status.DELIVERED, alice, to="old@a.example", sent_at=timezone.now() - dt.timedelta(days=40)
+    )
     recent = {"all": [{"field": "delivered_at", "op": "within", "value": "last_30_days"}]}
     assert old.to_address not in found(api, alice, recent)
     day = (timezone.now() - dt.timedelta(days=40)).date().isoformat()
@@ -108,8 +109,11 @@ def test_it_gives_people_one_row_each_with_their_latest_email(api, alice):
     first = engaged(alice, "pat@a.example", opens=1, subject="First")
     latest = engaged(alice, "pat@a.example", opens=1, subject="Second")
     engaged(alice, "sam@b.example", opens=1)
-    answer = api.post("/search", alice, {"filter": {"all": [{"field": "opens", "op": "gte",
-                                                              "value": 1}]}, "results": "people"})  # fmt: skip
+    answer = api.post(
+        "/search",
+        alice,
+        {"filter": {"all": [{"field": "opens", "op": "gte", "value": 1}]}, "results": "people"},
+    )
     assert answer.data["total"] == 2
     rows = {row["person"]["email"]: row for row in answer.data["results"]}
     assert rows["pat@a.example"]["emails"] == 2
@@ -147,8 +151,11 @@ def test_it_shows_only_the_callers_emails(api, alice, bob, outbox):
 
 def test_an_admin_searches_a_teammate_by_owner(api, admin, alice, bob, outbox):
     engaged(bob, "bobs@a.example", opens=1, clicks=1)
-    team = api.post(f"/search?as=team:{admin.team.name}", admin,
-                    {"filter": {"all": [{"field": "owner", "op": "eq", "value": "bob"}]}})  # fmt: skip
+    team = api.post(
+        f"/search?as=team:{admin.team.name}",
+        admin,
+        {"filter": {"all": [{"field": "owner", "op": "eq", "value": "bob"}]}},
+    )
     assert [row["to"] for row in team.data["results"]] == ["bobs@a.example"]
 
 
@@ -160,22 +167,37 @@ def test_an_admin_searches_a_teammate_by_owner(api, admin, alice, bob, outbox):
         ({"all": [{"field": "opens", "op": "gte", "value": "x"}]}, "filter.all[0].value", "whole"),
         ({"all": [{"field": "opens", "op": "gte", "value": -1}]}, "filter.all[0].value", "from 0"),
         ({"all": [{"field": "opens", "op": "gte"}]}, "filter.all[0].value", "required"),
-        ({"any": [{"not": {"field": "status", "op": "eq", "value": "lost"}}]},
-         "filter.any[0].not.value", "status"),
-        ({"all": [{"field": "delivered_at", "op": "gte", "value": "yesterday-ish"}]},
-         "filter.all[0].value", "date"),
-        ({"all": [{"field": "opens", "op": "gte", "value": 1, "within_days": 0}]},
-         "filter.all[0].value", "within_days"),
-        ({"all": [{"field": "clicks", "op": "gte", "value": 1, "colour": 1}]},
-         "filter.all[0].colour", "unknown key"),
-        ({"all": [{"field": "text", "op": "contains", "value": "!!!"}]},
-         "filter.all[0].value", "word"),
+        (
+            {"any": [{"not": {"field": "status", "op": "eq", "value": "lost"}}]},
+            "filter.any[0].not.value",
+            "status",
+        ),
+        (
+            {"all": [{"field": "delivered_at", "op": "gte", "value": "yesterday-ish"}]},
+            "filter.all[0].value",
+            "date",
+        ),
+        (
+            {"all": [{"field": "opens", "op": "gte", "value": 1, "within_days": 0}]},
+            "filter.all[0].value",
+            "within_days",
+        ),
+        (
+            {"all": [{"field": "clicks", "op": "gte", "value": 1, "colour": 1}]},
+            "filter.all[0].colour",
+            "unknown key",
+        ),
+        (
+            {"all": [{"field": "text", "op": "contains", "value": "!!!"}]},
+            "filter.all[0].value",
+            "word",
+        ),
         ({"all": {"field": "opens"}}, "filter.all", "list"),
         ({"v": 2, "all": []}, "filter.v", "version"),
         ({"all": [], "any": []}, "filter", "only the key"),
         ("not json", "filter", "JSON"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_filter_is_a_400_naming_the_field_and_why(api, alice, document, where, why):
     answer = api.post("/search", alice, {"filter": document})
     assert answer.status_code == 400, answer.data
@@ -205,9 +227,15 @@ INJECTIONS = [
 @pytest.mark.parametrize("text", INJECTIONS)
 @pytest.mark.parametrize(
     ("field", "column"),
-    [("subject", "subject"), ("to", "to_address"), ("company", "company"), ("reason", "reason"),
-     ("title", "title"), ("first_name", "first_name")],
-)  # fmt: skip
+    [
+        ("subject", "subject"),
+        ("to", "to_address"),
+        ("company", "company"),
+        ("reason", "reason"),
+        ("title", "title"),
+        ("first_name", "first_name"),
+    ],
+)
 def test_injection_strings_find_what_they_literally_say(api, alice, text, field, column):
     from commandcenter.people.services import people_by_address
 
@@ -233,8 +261,9 @@ def test_injection_strings_find_what_they_literally_say(api, alice, text, field,
 def test_word_search_with_injection_strings_finds_the_words(api, alice, text):
     email_in(Status.DELIVERED, alice, to="lit@a.example", subject=f"About {text} today")
     email_in(Status.DELIVERED, alice, to="other@a.example", subject="Nothing like it")
-    answer = api.post("/search", alice,
-                      {"filter": {"all": [{"field": "text", "op": "contains", "value": text}]}})  # fmt: skip
+    answer = api.post(
+        "/search", alice, {"filter": {"all": [{"field": "text", "op": "contains", "value": text}]}}
+    )
     assert answer.status_code == 200, answer.data
     assert [row["to"] for row in answer.data["results"]] == ["lit@a.example"]
 
@@ -244,8 +273,22 @@ def test_the_schema_lists_every_field_and_operator(api, alice):
     assert answer.status_code == 200
     conditions = answer.data["$defs"]["node"]["oneOf"][3:]
     names = {item["properties"]["field"]["const"] for item in conditions}
-    assert {"status", "opens", "clicks", "replies", "created_at", "delivered_at", "failed_at",
-            "send_at", "to", "company", "domain", "subject", "text", "owner"} <= names  # fmt: skip
+    assert {
+        "status",
+        "opens",
+        "clicks",
+        "replies",
+        "created_at",
+        "delivered_at",
+        "failed_at",
+        "send_at",
+        "to",
+        "company",
+        "domain",
+        "subject",
+        "text",
+        "owner",
+    } <= names
     assert {"eq", "ne", "gte", "lte", "in", "contains", "between"} <= set(
         answer.data["x-operators"]
     )
@@ -254,12 +297,14 @@ def test_the_schema_lists_every_field_and_operator(api, alice):
 def csv_of(api: Api, user: User, body: dict) -> list[str]:
     """The streamed CSV's lines."""
     response = api.client.post(
-        "/api/v1/search/export", body, content_type="application/json",
+        "/api/v1/search/export",
+        body,
+        content_type="application/json",
         headers={"Authorization": f"Bearer {user.api_token}"},
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     assert response.streaming
-    return b"".join(response.streaming_content).decode().splitlines()
+    return streamed(response).decode().splitlines()
 
 
 def test_export_streams_every_column_of_all_results_or_a_selection(api, alice, outbox):

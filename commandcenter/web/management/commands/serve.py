@@ -143,7 +143,10 @@ def web_server(host: str, port: int, workers: int, threads: int) -> list[str]:
 
 def web_env(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
     """The web server's environment: `threads` WSGI threads per worker."""
-    return {**(base if base is not None else os.environ), "COMMANDCENTER_WSGI_THREADS": str(threads)}
+    return {
+        **(base if base is not None else os.environ),
+        "COMMANDCENTER_WSGI_THREADS": str(threads),
+    }
 
 
 def _relay() -> str:
