@@ -340,7 +340,7 @@ class _Generator:
         opens, clicks, replies = int(email[18]), int(email[19]), int(email[20])
         # Sent emails carry the events that are not lifecycle: 1/0.87 of the average each.
         # (The lifecycle and human events push some emails past the target: aim a bit low.)
-        target = int(rnd() * 2 * max(1.0, self.events_per_email / 0.87 - 0.9))
+        target = int(rnd() * 2 * max(1.0, self.events_per_email / 0.87 - 0.45))
         machine = max(0, target - len(events) - opens - clicks - replies)
         start = self.stamp_index.get(str(sent_at), 0)
         past, last = self.stamps.past, STAMP_POOL - 1

@@ -287,8 +287,17 @@ def _engaged(ctx: Context, condition: Q, zero_fits: bool) -> Q:
 
     rows = Engagement.objects.filter(owner_id__in=list(ctx.owner_ids))
     if zero_fits:
-        return ~Q(pk__in=rows.exclude(condition).values("email_id"))
-    return Q(pk__in=rows.filter(condition).values("email_id"))
+        return ~Q(In(probed_id(), rows.exclude(condition).values("email_id")))
+    return Q(In(probed_id(), rows.filter(condition).values("email_id")))
+
+
+def probed_id() -> Any:
+    """The email's id as the side of an IN (subquery) that is looked up in the subquery's
+    rows. On SQLite the bare rowid would make the planner fetch every email the subquery
+    names, one random read each, before any other condition or the order applies."""
+    from django.db import connection
+
+    return F("id") + 0 if connection.vendor == "sqlite" else F("id")
 
 
 def _not_true(key: str) -> Q:
