@@ -18,7 +18,7 @@ from pydantic import ConfigDict, StrictBool
 from commandcenter.accounts.models import User
 from commandcenter.api.auth import Viewer, viewer
 from commandcenter.api.errors import BadInput
-from commandcenter.api.schemas import Text, answers, person_brief
+from commandcenter.api.schemas import Text, answers, email_json, person_brief
 from commandcenter.search import saved as saved_searches
 from commandcenter.search import schema
 from commandcenter.search.export import csv_lines
@@ -119,24 +119,8 @@ def _scope(current: Viewer) -> Any:
 
 
 def email_result(row: Result) -> dict[str, Any]:
-    email = row.email
-    return {
-        "id": email.pk,
-        "status": email.status,
-        "reason": email.reason,
-        "to": email.to_address,
-        "subject": email.subject,
-        "owner": email.owner.username,
-        "person": person_brief(row.person),
-        "opens": email.opens,
-        "clicks": email.clicks,
-        "replies": email.replies,
-        "created_at": email.created_at,
-        "send_at": email.send_at,
-        "sent_at": email.sent_at,
-        "failed_at": email.failed_at,
-        "batch": email.batch_id,
-    }
+    """The email as the emails API gives it, and whose it is."""
+    return email_json(row.email) | {"owner": row.email.owner.username}
 
 
 def person_result(row: Result) -> dict[str, Any]:

@@ -158,9 +158,19 @@ class Domain(Text):
         return ~q if op == "ne" else q
 
 
-class Choice(Kind):
+class Equality(Kind):
+    """A value compared as it is: equal, different, one of a list."""
+
     ops = ("eq", "ne", "in")
 
+    def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
+        if op == "in":
+            return Q(**{f"{self.column}__in": list(value)})
+        q = Q(**{self.column: value})
+        return ~q if op == "ne" else q
+
+
+class Choice(Equality):
     def __init__(self, column: str, label: Promise, choices: Sequence[str]) -> None:
         super().__init__(column, label)
         self.choices = tuple(choices)
@@ -169,12 +179,6 @@ class Choice(Kind):
         if not isinstance(value, str) or value not in self.choices:
             raise ValueError(f"{str(value)[:40]!r} is not one of {', '.join(self.choices)}.")
         return value
-
-    def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
-        if op == "in":
-            return Q(**{f"{self.column}__in": list(value)})
-        q = Q(**{self.column: value})
-        return ~q if op == "ne" else q
 
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "enum": list(self.choices)}
@@ -466,22 +470,15 @@ class Owner(Kind):
         return ~q if op == "ne" else q
 
 
-class Reference(Kind):
+class Reference(Equality):
     """A row the email points to, by id (its person, its batch; later campaign and step)."""
 
-    ops = ("eq", "ne", "in")
     value_type = "integer"
 
     def parse_one(self, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
             raise ValueError(f"{str(value)[:40]!r} is not an id.")
         return value
-
-    def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
-        if op == "in":
-            return Q(**{f"{self.column}__in": list(value)})
-        q = Q(**{self.column: value})
-        return ~q if op == "ne" else q
 
 
 FIELDS: dict[str, Kind] = {

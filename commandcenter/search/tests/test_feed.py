@@ -140,7 +140,10 @@ def read_feed(port: int, token: str, into: queue.Queue[tuple[float, str]]) -> No
     into.put((time.monotonic(), f"status {response.status} {response.getheader('Content-Type')}"))
     buffer = b""
     while True:
-        chunk = response.read1(65536)
+        try:
+            chunk = response.read1(65536)
+        except (http.client.IncompleteRead, OSError):
+            return  # the server stopped at the end of the test
         if not chunk:
             return
         buffer += chunk
