@@ -50,3 +50,7 @@ def engaged(
     for kind, data in events:
         Event.objects.create(email=email, kind=kind, data=data, created_at=at)
     return email
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the web UI in a real (headless) browser")
