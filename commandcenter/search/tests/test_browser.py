@@ -41,7 +41,9 @@ def tracking(settings: SettingsWrapper, tmp_path: Path) -> None:
 
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:  # noqa: F811
-    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context = browser.new_context(
+        base_url=live_server.url, locale="en-US", viewport={"width": 1440, "height": 900}
+    )
     context.set_default_timeout(5_000)
     opened = context.new_page()
     yield opened
