@@ -22,6 +22,16 @@ def carol(db: None) -> User:
     return create_user("carol", email="carol@example.com", password="carol-pass", team_name="other")
 
 
+def token_of(user: User) -> str:
+    """The user's API token for a request made without the Api helper (issued anew where
+    only a digest of it is stored)."""
+    from commandcenter.accounts import services
+
+    # issue_api_token exists once tokens are stored hashed (a branch the lead merges).
+    issue = getattr(services, "issue_api_token", None)
+    return str(issue(user)) if issue is not None else str(user.api_token)
+
+
 def streamed(response: Any) -> bytes:
     """The whole body of a streamed response (CSV exports)."""
     return b"".join(response.streaming_content)

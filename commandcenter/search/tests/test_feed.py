@@ -23,7 +23,7 @@ from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Event
 from commandcenter.search import feed, saved
 from commandcenter.search.models import FeedItem
-from commandcenter.search.tests.conftest import engaged
+from commandcenter.search.tests.conftest import engaged, token_of
 from commandcenter.tracking.tests.conftest import delivered_email
 from commandcenter.tracking.tests.test_endpoints import click_paths
 from commandcenter.web.management.commands.serve import web_env, web_server
@@ -175,7 +175,7 @@ def test_a_click_reaches_the_open_feed_within_two_seconds(server, settings):
     path = click_paths(email)[0].removeprefix("https://cc.example.net")
     messages: queue.Queue[tuple[float, str]] = queue.Queue()
     threading.Thread(
-        target=read_feed, args=(server, alice.api_token, messages), daemon=True
+        target=read_feed, args=(server, token_of(alice), messages), daemon=True
     ).start()
     _, status = next_matching(messages, "status", 30)
     assert "200 text/event-stream" in status

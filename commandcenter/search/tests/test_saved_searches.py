@@ -11,7 +11,7 @@ from commandcenter.api.tests.conftest import Api
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.search.models import FeedItem, Member, SavedSearch
-from commandcenter.search.tests.conftest import email_in, engaged, streamed
+from commandcenter.search.tests.conftest import email_in, engaged, streamed, token_of
 from commandcenter.search.tests.test_search_api import VIEWED_CLICKED_NO_REPLY
 from commandcenter.signals.apply import apply_inbound
 from commandcenter.signals.tests.factories import mail
@@ -138,7 +138,7 @@ def test_an_admins_shared_search_shows_a_rep_only_the_reps_emails(
     assert [row["to"] for row in rows] == ["bobs@b.example"]
     export = api.client.get(
         f"/api/v1/saved-searches/{created['id']}/export",
-        headers={"Authorization": f"Bearer {bob.api_token}"},
+        headers={"Authorization": f"Bearer {token_of(bob)}"},
     )
     lines = streamed(export).decode().splitlines()
     assert len(lines) == 2 and "bobs@b.example" in lines[1]

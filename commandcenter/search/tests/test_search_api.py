@@ -11,7 +11,7 @@ from commandcenter.accounts.models import User
 from commandcenter.api.tests.conftest import Api
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
-from commandcenter.search.tests.conftest import email_in, engaged, streamed
+from commandcenter.search.tests.conftest import email_in, engaged, streamed, token_of
 
 VIEWED_CLICKED_NO_REPLY = {
     "v": 1,
@@ -300,7 +300,7 @@ def csv_of(api: Api, user: User, body: dict) -> list[str]:
         "/api/v1/search/export",
         body,
         content_type="application/json",
-        headers={"Authorization": f"Bearer {user.api_token}"},
+        headers={"Authorization": f"Bearer {token_of(user)}"},
     )
     assert response.status_code == 200
     assert response.streaming
