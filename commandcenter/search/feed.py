@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,8 @@ from django.db.models import Max
 from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Event
 from commandcenter.search.models import FeedItem
+
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
@@ -228,6 +231,12 @@ def stream_blocking(listener: Listener, cursor: Cursor, seconds: float) -> Itera
 # -- ASGI: one poller per process for every feed -------------------------------------------
 
 
+def fetch_fresh(after: Cursor) -> Batch:
+    """fetch() on a connection that is known to work (the poller's thread keeps one)."""
+    close_old_connections()
+    return fetch(after)
+
+
 class Hub:
     """The feeds open in this process and the one task that polls for all of them."""
 
@@ -253,7 +262,13 @@ class Hub:
                 min(cursor.event_id for _, cursor, _ in self.feeds.values()),
                 min(cursor.item_id for _, cursor, _ in self.feeds.values()),
             )
-            batch = await sync_to_async(fetch, thread_sensitive=False)(oldest)
+            try:
+                batch = await sync_to_async(fetch_fresh, thread_sensitive=False)(oldest)
+            except DatabaseError:
+                # The database went away for a moment: try again, the cursors did not move.
+                logger.warning("the live feed could not read the database", exc_info=True)
+                await asyncio.sleep(POLL_SECONDS * 4)
+                continue
             for key, (listener, cursor, queue) in list(self.feeds.items()):
                 messages = messages_for(listener, batch, cursor)
                 self.feeds[key] = (
