@@ -467,7 +467,7 @@ def feed_figures(rep: Any) -> None:
         ),
     )
     targets = list(
-        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0).order_by("-sent_at")[
+        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0, links=None).order_by("-sent_at")[
             :hits
         ]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
@@ -22,11 +23,20 @@ def _open(user: User, last_event_id: str) -> tuple[feed.Listener, feed.Cursor]:
     return feed.Listener.of(user), feed.start_cursor(last_event_id)
 
 
+def _close_this_threads_connection() -> None:
+    connection.close()  # (looked up here, in the thread whose connection it is)
+
+
 async def _response(request: HttpRequest, user: User) -> StreamingHttpResponse:
     seen = request.headers.get("Last-Event-ID", "") or request.GET.get("last_event_id", "")
-    listener, cursor = await sync_to_async(_open)(user, seen[:50])
+    # Under ASGI, Django runs a request's thread-sensitive code in a thread of the request's
+    # own, whose database connection lives as long as the request: for a feed, hours (500
+    # feeds, 500 PostgreSQL connections). So the feed's queries run in the shared pool, and
+    # what the request's thread opened (the session, for the page's feed) is closed here.
+    listener, cursor = await sync_to_async(_open, thread_sensitive=False)(user, seen[:50])
     seconds = feed.STREAM_SECONDS
     if isinstance(request, ASGIRequest):
+        await sync_to_async(_close_this_threads_connection)()
         content: object = feed.stream(listener, cursor, seconds)
     else:
         content = feed.stream_blocking(listener, cursor, seconds)
@@ -43,7 +53,7 @@ def _bearer(request: HttpRequest) -> str:
 
 @require_GET
 async def api_feed(request: HttpRequest) -> HttpResponseBase:
-    user = await sync_to_async(user_for_token)(_bearer(request))
+    user = await sync_to_async(user_for_token, thread_sensitive=False)(_bearer(request))
     if user is None:
         answer = JsonResponse({"detail": f"Missing or unknown API token. {AUTH_HINT}"}, status=401)
         answer["WWW-Authenticate"] = 'Bearer realm="api"'
