@@ -467,9 +467,9 @@ def feed_figures(rep: Any) -> None:
         ),
     )
     targets = list(
-        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0, links=None).order_by("-sent_at")[
-            :hits
-        ]
+        Email.objects.filter(owner=rep, status="delivered", clicks=0, opens=0, links=None).order_by(
+            "-sent_at"
+        )[:hits]
     )
     links = TrackedLink.objects.bulk_create(
         TrackedLink(email=email, url=f"https://example.com/{email.pk}", position=0)
