@@ -20,6 +20,7 @@ SECTIONS = [
     "tracking",
     "web",
     "campaigns",
+    "search",
 ]
 
 

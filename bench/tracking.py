@@ -239,7 +239,9 @@ def count_events(database: str, kind: str) -> int:
 
 @contextmanager
 def web_server(env: dict[str, str], port: int) -> Iterator[None]:
-    server = subprocess.Popen(server_command(port), env=env, cwd=ROOT)
+    from commandcenter.web.management.commands.serve import web_env
+
+    server = subprocess.Popen(server_command(port), env=web_env(THREADS, env), cwd=ROOT)
     try:
         wait_listening(port)
         yield

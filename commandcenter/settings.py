@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "commandcenter.tracking",
     "commandcenter.campaigns",
     "commandcenter.tasks",
+    "commandcenter.search",
     "commandcenter.api",
     "commandcenter.web",
 ]

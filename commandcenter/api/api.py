@@ -15,6 +15,7 @@ from ninja import NinjaAPI
 from commandcenter.api import campaigns, emails, errors, people, tasks
 from commandcenter.api.auth import BearerToken, viewer
 from commandcenter.api.schemas import MeOut, answers
+from commandcenter.search import api as search
 
 
 class CommandCenterApi(NinjaAPI):
@@ -75,6 +76,7 @@ api.add_router("", emails.router)
 api.add_router("", people.router)
 api.add_router("", tasks.router)
 api.add_router("", campaigns.router)
+api.add_router("", search.router)
 
 
 @api.get(

@@ -35,6 +35,7 @@ from commandcenter.outbox import counts
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
+from commandcenter.search import engagement, fulltext
 
 CHUNK = 50_000
 BULK_LOAD_MIN = 100_000  # from this many new emails on, indexes are rebuilt rather than grown
@@ -57,6 +58,12 @@ SENT_STATUSES = frozenset({"delivered", "archived", "bounced", "spam"})
 UNDELIVERED_STATUSES = frozenset(
     {"failed", "bounced", "spam"}
 )  # one event for this share of the emails: "a few events"
+
+# Event data of engagement: a human open or click, and a privacy proxy's prefetch.
+HUMAN = '{"machine": false}'
+MACHINE = '{"machine": true, "reason": "Apple Mail Privacy Protection"}'
+# How far after delivery engagement comes, in steps of the timestamp pool (~8 minutes each).
+ENGAGEMENT_SPREAD = 2000
 
 FIRST_NAMES = ["Pat", "Lee", "Sam", "Alex", "Maria", "Chen", "Aisha", "Jonas", "Priya", "Diego"]
 LAST_NAMES = ["Lee", "Garcia", "Smith", "Nguyen", "Müller", "Okafor", "Rossi", "Kim", "Silva"]
@@ -247,8 +254,12 @@ def _person_address(person_id: int) -> str:
 class _Generator:
     """Builds rows as plain tuples, in the order of the *_COLUMNS lists; kept cheap per row."""
 
-    def __init__(self, postgres: bool, rng: random.Random) -> None:
+    def __init__(self, postgres: bool, rng: random.Random, events_per_email: float = 0.0) -> None:
         self.rng = rng
+        # 0: "a few events" (one for EVENT_SHARE of the emails); from 1 on, each email's whole
+        # history (created, claimed, sent, opens human and machine, clicks, replies) with
+        # about this many events per email on average.
+        self.events_per_email = events_per_email
         self.stamps = _Stamps(dt.datetime.now(dt.UTC), postgres)
         self.false: object = "f" if postgres else 0
         body = BODY.replace("\n", "\\n") if postgres else BODY
@@ -257,6 +268,7 @@ class _Generator:
         self.statuses = [str(status) for status in FOLDER_SHARES]
         self.weights = list(FOLDER_SHARES.values())
         self.addresses: dict[int, str] = {}
+        self.stamp_index = {stamp: index for index, stamp in enumerate(self.stamps.past)}
 
     def people(self, owner_id: int, first_id: int, count: int) -> Iterator[Row]:
         now = self.stamps.now
@@ -283,7 +295,9 @@ class _Generator:
             person_id = first_person + int(rnd() * people_count)
             row = self._email(first_id + offset, owner_id, person_id, status, tokens[offset])
             rows.append(row)
-            if rnd() < EVENT_SHARE:
+            if self.events_per_email >= 1:
+                events.extend(self._history(row))
+            elif rnd() < EVENT_SHARE:
                 events.append(self._event(row))
         return rows, events
 
@@ -321,6 +335,41 @@ class _Generator:
             created, when, send_at, due_at, sent_at, failed_at, when, attempts,
             opens, clicks, replies, SUBJECT_TEMPLATES[email_id % len(SUBJECTS)],
         )  # fmt: skip
+
+    def _history(self, email: Row) -> list[Row]:
+        """Events that tell the email's story, consistent with its counters: every human open,
+        click and reply it counts, machine opens (privacy proxies) besides, after delivery."""
+        rnd = self.rng.random
+        email_id, status, reason, created = email[0], str(email[6]), email[7], email[10]
+        sent_at = email[14]
+        first = "draft" if status == "draft" else "scheduled"
+        events: list[Row] = [(email_id, "created", "", first, "", "", "{}", "", created)]
+        if status in ("scheduled", "draft"):
+            return events
+        when = str(email[11])
+        events.append((email_id, "claimed", "scheduled", "in_progress", "", "", "{}", "", when))
+        if status == "failed":
+            events.append((email_id, "failed", "in_progress", "failed", reason, "", "{}", "", when))
+            return events
+        events.append((email_id, "sent", "in_progress", "delivered", "", "", "{}", "", sent_at))
+        kind, source = EVENT_KINDS[status]
+        if status != "delivered":
+            events.append((email_id, kind, source, status, reason, "", "{}", "", when))
+        opens, clicks, replies = int(email[18]), int(email[19]), int(email[20])
+        # Sent emails carry the events that are not lifecycle: 1/0.87 of the average each.
+        # (The lifecycle and human events push some emails past the target: aim a bit low.)
+        target = int(rnd() * 2 * max(1.0, self.events_per_email / 0.87 - 0.45))
+        machine = max(0, target - len(events) - opens - clicks - replies)
+        start = self.stamp_index.get(str(sent_at), 0)
+        past, last = self.stamps.past, STAMP_POOL - 1
+        for count, row_kind, data in (
+            (opens, "opened", HUMAN), (clicks, "clicked", HUMAN), (replies, "replied", "{}"),
+            (machine, "opened", MACHINE),
+        ):  # fmt: skip
+            for _ in range(count):
+                at = past[min(last, start + 1 + int(rnd() * ENGAGEMENT_SPREAD))]
+                events.append((email_id, row_kind, status, status, "", "", data, "", at))
+        return events
 
     def _event(self, email: Row) -> Row:
         status = str(email[6])
@@ -403,14 +452,20 @@ def _bulk_load(adding: int) -> Iterator[None]:
         journal = _set_journal_mode(cursor, "MEMORY") if big and sqlite else None
         indexes = _drop_indexes(cursor) if big else []
     if big:
-        # A million appended deltas would cost more than one recount at the end.
+        # A million appended deltas would cost more than one recount at the end; the same
+        # for the search app's word index and engagement rows.
         counts.drop_triggers(connection)
+        fulltext.drop_triggers(connection)
+        engagement.drop_triggers(connection)
     try:
         yield
     finally:
         if big:
             counts.install_triggers(connection)
             counts.rebuild()
+            engagement.install_triggers(connection)
+            engagement.rebuild(connection)
+            fulltext.install_triggers_and_rebuild(connection)
         with connection.cursor() as cursor:
             for sql in indexes:
                 cursor.execute(sql)
@@ -476,16 +531,23 @@ def generate(
     owner_share: float = 0.1,
     progress: Progress | None = None,
     seed: int | None = None,
+    events_per_email: float = 0.0,
 ) -> SeedResult:
-    """Write `emails` synthetic emails (and their people, and a few events) for `users` reps."""
-    if emails < 0 or users < 1 or not 0 <= owner_share <= 1:
-        raise ValueError("--emails >= 0, --users >= 1 and 0 <= --owner-share <= 1, please.")
+    """Write `emails` synthetic emails (and their people, and events) for `users` reps.
+
+    `events_per_email` 0: a few events; from 1 on, each email's history, about that many
+    events per email (10 makes the 10,000,000 events of a million-email benchmark)."""
+    if emails < 0 or users < 1 or not 0 <= owner_share <= 1 or not 0 <= events_per_email <= 100:
+        raise ValueError(
+            "--emails >= 0, --users >= 1, 0 <= --owner-share <= 1 and "
+            "0 <= --events-per-email <= 100, please."
+        )
     check_columns()
     started = time.perf_counter()
     rng = random.Random(seed)
     owners = seed_users(users)
     counts = emails_per_user(emails, users, owner_share)
-    generator = _Generator(connection.vendor == "postgresql", rng)
+    generator = _Generator(connection.vendor == "postgresql", rng, events_per_email)
     collecting = gc.isenabled()
     gc.disable()  # millions of fresh tuples: the collector would rescan them all, often
     try:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from commandcenter.campaigns import reactions as campaign_reactions
 from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import record_event, transition
+from commandcenter.search import live
 
 COUNTERS = frozenset({"opens", "clicks", "replies"})
 
@@ -81,6 +82,8 @@ def _record(
         )
     if counter:
         Email.objects.filter(pk=email.pk).update(**{counter: F(counter) + 1})
+    # Saved searches are dynamic lists: the email may join or leave some (search/live.py).
+    live.signals_recorded([email.pk])
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def record_signals(signals: Sequence[Signal]) -> int:
             [_event(s, statuses[s.email_id], now) for s in kept], batch_size=500
         )
         _add_to_counters(kept)
+        # Saved searches are dynamic lists: these emails may join or leave some.
+        live.signals_recorded({s.email_id for s in kept})
     return len(kept)
 
 

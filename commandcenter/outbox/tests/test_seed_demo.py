@@ -136,3 +136,35 @@ def test_the_console_script_seeds_and_reports_its_rate(transactional_db):
     assert result.stdout.strip().endswith("emails/s")
     assert "2,000 of 2,000 emails" in result.stderr
     assert Email.objects.count() == 2000
+
+
+def test_it_writes_each_emails_history_consistent_with_its_counters(db):
+    from collections import Counter
+
+    from django.db.models import F
+
+    from commandcenter.search.models import Engagement
+
+    result = generate(2000, users=2, seed=5, events_per_email=10)
+    assert 15_000 <= result.events <= 25_000
+    assert Event.objects.count() == result.events
+    from_events = Counter(
+        Event.objects.filter(kind__in=["opened", "clicked"], data__machine=False).values_list(
+            "email_id", "kind"
+        )
+    )
+    from_events.update(Event.objects.filter(kind="replied").values_list("email_id", "kind"))
+    for pk, opens, clicks, replies in Email.objects.values_list("pk", "opens", "clicks", "replies"):
+        counted = [from_events[(pk, kind)] for kind in ("opened", "clicked", "replied")]
+        assert counted == [opens, clicks, replies]
+    machine = Event.objects.filter(kind="opened", data__machine=True)
+    assert machine.exists()
+    # The search app's engagement rows follow the events (triggers, or the rebuild).
+    first = machine.first()
+    assert first is not None
+    some = first.email
+    assert (
+        Engagement.objects.get(email=some).opens_all
+        == some.opens + machine.filter(email=some).count()
+    )
+    assert not Event.objects.filter(kind="opened", created_at__lt=F("email__sent_at")).exists()

@@ -1,7 +1,8 @@
 """`commandcenter seed-demo`: the demo user's outbox, or synthetic data for the benchmarks.
 
 seed-demo --demo-user                      user demo/demo with emails in every folder
-seed-demo --emails N [--users U] [--owner-share 0.1]   N synthetic emails, fast
+seed-demo --emails N [--users U] [--owner-share 0.1] [--events-per-email E]
+                                           N synthetic emails (and E events each), fast
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class Command(BaseCommand):
             help="share of the emails that belong to the first rep (default: %(default)s)",
         )
         parser.add_argument("--seed", type=int, help="random seed, for repeatable data")
+        parser.add_argument(
+            "--events-per-email",
+            type=float,
+            default=0.0,
+            help="0: a few events; N >= 1: each email's history, about N events each",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["demo_user"] == (options["emails"] is not None):
@@ -58,6 +65,7 @@ class Command(BaseCommand):
                 owner_share=options["owner_share"],
                 progress=self._progress,
                 seed=options["seed"],
+                events_per_email=options["events_per_email"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from None

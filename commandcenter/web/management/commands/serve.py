@@ -8,6 +8,7 @@ the others are stopped and serve exits non-zero, so a supervisor sees the failur
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -52,7 +53,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         # The argv lists are built above from constants and validated options.
-        children = {name: subprocess.Popen(argv) for name, argv in commands.items()}  # noqa: S603
+        children = {
+            name: subprocess.Popen(argv, env=web_env(options["threads"]) if name == "web" else None)  # noqa: S603
+            for name, argv in commands.items()
+        }
         died = self._wait(children)
         self._stop(children)
         if died:
@@ -121,15 +125,28 @@ def web_server(host: str, port: int, workers: int, threads: int) -> list[str]:
     """The production web server (the benchmarks run this same command): granian, whose
     HTTP handling in Rust leaves the cores to the app. On 2 cores it recorded 2.5-3x the
     tracking hits per second of gunicorn's gthread workers (bench/tracking.py,
-    BENCH_TRACKING_SERVER=gunicorn). `threads` WSGI threads per worker let the tracking
-    spool share one disk sync among many hits."""
+    BENCH_TRACKING_SERVER=gunicorn).
+
+    Its ASGI interface (commandcenter/asgi.py): the live feed's open connections are
+    coroutines, so hundreds of idle feeds cost no thread; every other request runs the WSGI
+    app in `threads` threads per worker (COMMANDCENTER_WSGI_THREADS, see web_env), which
+    let the tracking spool share one disk sync among many hits."""
     return [
-        sys.executable, "-m", "granian", "--interface", "wsgi",
-        "commandcenter.wsgi:application",
+        sys.executable, "-m", "granian", "--interface", "asgi",
+        "commandcenter.asgi:application",
         "--host", host, "--port", str(port),
-        "--workers", str(workers), "--blocking-threads", str(threads),
-        "--no-ws", "--log-level", "warning",
+        "--workers", str(workers), "--no-ws", "--log-level", "warning",
+        # Open live feeds never end by themselves: a stop waits this long for them.
+        "--workers-kill-timeout", "3",
     ]  # fmt: skip
+
+
+def web_env(threads: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The web server's environment: `threads` WSGI threads per worker."""
+    return {
+        **(base if base is not None else os.environ),
+        "COMMANDCENTER_WSGI_THREADS": str(threads),
+    }
 
 
 def _relay() -> str:

@@ -1,0 +1,137 @@
+"""Word search of an email's subject and body, fast on both databases.
+
+SQLite: a contentless FTS5 table (it stores only the index) kept current by triggers on
+outbox_email; besides the subject and body it indexes a token for the email's owner ("o42"),
+so a rep's word search intersects two lists inside FTS5 instead of testing every email that
+has the word. PostgreSQL: a GIN index on the words of the
+subject and body (an expression index: the database keeps it current by itself). The words
+to look for always travel as a query parameter; on SQLite each one is quoted as an FTS5
+string, so no character of the user's text is FTS5 syntax either.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+MAX_WORDS = 20
+WORD = re.compile(r"\w+", re.UNICODE)
+# Must be the very expression of the index for PostgreSQL to use it. Everything but word
+# characters becomes a space first: PostgreSQL's parser would otherwise read "<b>" as a tag
+# (and drop it) or "a.b" as a host name, and split text differently from words_of(). The
+# owner's token ("o42", weight A; the words have weight D) lets the index itself intersect a
+# rep's emails with the words' emails.
+PG_WORDS = "regexp_replace({t}subject || ' ' || {t}body_text, '\\W+', ' ', 'g')"
+PG_DOCUMENT = (
+    "(setweight(to_tsvector('simple', " + PG_WORDS + "), 'D') || "
+    "setweight(to_tsvector('simple', 'o' || {t}owner_id::text), 'A'))"
+)
+
+SQLITE_TABLE = """CREATE VIRTUAL TABLE IF NOT EXISTS search_email_fts USING fts5(
+    subject, body_text, owner, content='', tokenize='unicode61 remove_diacritics 2')"""
+_ADD = """INSERT INTO search_email_fts (rowid, subject, body_text, owner)
+        VALUES (NEW.id, NEW.subject, NEW.body_text, 'o' || NEW.owner_id);"""
+_REMOVE = """INSERT INTO search_email_fts (search_email_fts, rowid, subject, body_text, owner)
+        VALUES ('delete', OLD.id, OLD.subject, OLD.body_text, 'o' || OLD.owner_id);"""
+SQLITE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS search_email_fts_insert AFTER INSERT ON outbox_email BEGIN
+        {_ADD}
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS search_email_fts_delete AFTER DELETE ON outbox_email BEGIN
+        {_REMOVE}
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS search_email_fts_update
+    AFTER UPDATE OF subject, body_text, owner_id ON outbox_email BEGIN
+        {_REMOVE}
+        {_ADD}
+    END""",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS search_email_fts_insert",
+    "DROP TRIGGER IF EXISTS search_email_fts_delete",
+    "DROP TRIGGER IF EXISTS search_email_fts_update",
+]
+SQLITE_REBUILD = [
+    "INSERT INTO search_email_fts (search_email_fts) VALUES ('delete-all')",
+    "INSERT INTO search_email_fts (rowid, subject, body_text, owner) "
+    "SELECT id, subject, body_text, 'o' || owner_id FROM outbox_email",
+]
+POSTGRES_INDEX = (
+    "CREATE INDEX IF NOT EXISTS search_email_words ON outbox_email "
+    f"USING GIN ({PG_DOCUMENT.format(t='')})"
+)
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The words of the user's text, as the index splits them (at most MAX_WORDS)."""
+    return tuple(dict.fromkeys(word.lower() for word in WORD.findall(text)))[:MAX_WORDS]
+
+
+def matching(words: tuple[str, ...], owner_ids: tuple[int, ...]) -> Q:
+    """Emails of these owners whose subject or body has every one of the words."""
+    if connection.vendor == "postgresql":
+        # The index intersects the owners' token with the words: a rep's few matches, found
+        # once per query (a condition on each row would run the text functions per email).
+        document = PG_DOCUMENT.format(t="")
+        sql = f"SELECT id FROM outbox_email WHERE {document} @@ to_tsquery('simple', %s)"  # noqa: S608
+        return Q(pk__in=RawSQL(sql, [postgres_query(words, owner_ids)]))  # noqa: S611
+    return Q(pk__in=RawSQL(SQLITE_MATCH, [sqlite_query(words, owner_ids)]))  # noqa: S611
+
+
+def postgres_query(words: tuple[str, ...], owner_ids: tuple[int, ...]) -> str:
+    """The tsquery: one of the owners' tokens (weight A) and every word (weight D). Words are
+    runs of word characters (words_of), so quoting them leaves nothing to parse."""
+    owners = " | ".join(f"o{int(pk)}:A" for pk in owner_ids) or "o0:A"
+    return f"({owners}) & " + " & ".join(f"'{word}':D" for word in words)
+
+
+SQLITE_MATCH = "SELECT rowid FROM search_email_fts WHERE search_email_fts MATCH %s"
+
+
+def sqlite_query(words: tuple[str, ...], owner_ids: tuple[int, ...]) -> str:
+    """The FTS5 query: every word, each quoted as a string, in the subject or body, of an
+    email of one of the owners (ids are integers: their tokens are ours)."""
+    phrases = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    owners = " OR ".join(f"o{int(pk)}" for pk in owner_ids) or "o0"
+    return f"owner:({owners}) AND {{subject body_text}}:({phrases})"
+
+
+def install(conn: BaseDatabaseWrapper) -> None:
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(POSTGRES_INDEX)
+            return
+        cursor.execute(SQLITE_TABLE)
+        for statement in SQLITE_TRIGGERS:
+            cursor.execute(statement)
+
+
+def uninstall(conn: BaseDatabaseWrapper) -> None:
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("DROP INDEX IF EXISTS search_email_words")
+            return
+        for statement in SQLITE_DROP:
+            cursor.execute(statement)
+        cursor.execute("DROP TABLE IF EXISTS search_email_fts")
+
+
+def drop_triggers(conn: BaseDatabaseWrapper) -> None:
+    """For a bulk load (SQLite; PostgreSQL's index is dropped and rebuilt with the others)."""
+    if conn.vendor == "sqlite":
+        with conn.cursor() as cursor:
+            for statement in SQLITE_DROP:
+                cursor.execute(statement)
+
+
+def install_triggers_and_rebuild(conn: BaseDatabaseWrapper) -> None:
+    """After a bulk load: the index made again from the email table, the triggers back."""
+    if conn.vendor != "sqlite":
+        return
+    with conn.cursor() as cursor:
+        for statement in (*SQLITE_REBUILD, *SQLITE_TRIGGERS):
+            cursor.execute(statement)
