@@ -527,9 +527,7 @@ def _token(user: Any) -> str:
     """The user's API token (issued anew where only its digest is stored)."""
     from commandcenter.accounts import services
 
-    # issue_api_token exists once tokens are stored hashed (a branch the lead merges).
-    issue = getattr(services, "issue_api_token", None)
-    return str(issue(user)) if issue is not None else str(user.api_token)
+    return services.issue_api_token(user)
 
 
 def _free_port() -> int:

@@ -27,9 +27,7 @@ def token_of(user: User) -> str:
     only a digest of it is stored)."""
     from commandcenter.accounts import services
 
-    # issue_api_token exists once tokens are stored hashed (a branch the lead merges).
-    issue = getattr(services, "issue_api_token", None)
-    return str(issue(user)) if issue is not None else str(user.api_token)
+    return services.issue_api_token(user)
 
 
 def streamed(response: Any) -> bytes:
