@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "commandcenter.campaigns",
     "commandcenter.tasks",
     "commandcenter.search",
+    "commandcenter.demo",
     "commandcenter.api",
     "commandcenter.web",
 ]

@@ -9,10 +9,10 @@ from django.utils import timezone, translation
 
 from commandcenter.delivery.queue import delivery_unknown_reason
 from commandcenter.delivery.sender import human_duration
+from commandcenter.demo.synthetic import REASONS
 from commandcenter.outbox.merge import missing_reason
 from commandcenter.outbox.reasons import explain
 from commandcenter.outbox.states import Status
-from commandcenter.outbox.synthetic import REASONS
 from commandcenter.people.models import Person, Suppression
 from commandcenter.people.services import blocking_reason
 

@@ -14,8 +14,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from commandcenter.accounts.models import User
-from commandcenter.campaigns import demo as campaigns_demo
-from commandcenter.outbox import demo, synthetic
+from commandcenter.demo import showcase as demo
+from commandcenter.demo import synthetic, tasks_and_campaigns
 
 
 class Command(BaseCommand):
@@ -49,8 +49,8 @@ class Command(BaseCommand):
 
     def _demo_user(self) -> None:
         created = demo.seed_demo_user()
-        # The Tasks and Campaigns sections' share of the demo (campaigns/demo.py).
-        campaigns_demo.seed_demo_tasks_and_campaign(User.objects.get(username=demo.DEMO_USER))
+        # The Tasks and Campaigns sections' share of the demo (demo/tasks_and_campaigns.py).
+        tasks_and_campaigns.seed_demo_tasks_and_campaign(User.objects.get(username=demo.DEMO_USER))
         if created:
             self.stdout.write(f"Demo data created: {created} emails. Log in as demo / demo.")
         else:

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from commandcenter.accounts.models import User
 from commandcenter.accounts.tests.commandline import run_script
+from commandcenter.demo.synthetic import emails_per_user, generate
 from commandcenter.outbox.models import Batch, Email, Event
 from commandcenter.outbox.queries import folder_counts, folder_page
 from commandcenter.outbox.states import FOLDERS, UNDELIVERED, Status, sort_date_field
-from commandcenter.outbox.synthetic import emails_per_user, generate
 from commandcenter.people.models import Person
 
 
