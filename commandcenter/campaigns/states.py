@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from commandcenter.lib.statetable import move_rows
+from commandcenter.lib.statetable import move_with_events
 
 
 class State(models.TextChoices):
@@ -72,26 +72,22 @@ def transition_many(
     elif target == State.ACTIVE:
         values.setdefault("reason", "")
         values.setdefault("paused_until", None)
-    with transaction.atomic():
-        by_source = move_rows(Enrolment, ids, field="state", allowed=allowed, values=values)
-        EnrolmentEvent.objects.bulk_create(
-            [
-                EnrolmentEvent(
-                    enrolment_id=pk,
-                    kind=kind,
-                    from_state=source,
-                    to_state=target,
-                    detail=reason,
-                    data=dict(data or {}),
-                    created_at=now,
-                )
-                for source, pks in by_source.items()
-                for pk in pks
-            ],
-            batch_size=500,
-        )
-    moved = [pk for pks in by_source.values() for pk in pks]
-    return sorted(moved)
+    return move_with_events(
+        Enrolment,
+        ids,
+        field="state",
+        allowed=allowed,
+        values=values,
+        event=lambda pk, source: EnrolmentEvent(
+            enrolment_id=pk,
+            kind=kind,
+            from_state=source,
+            to_state=target,
+            detail=reason,
+            data=dict(data or {}),
+            created_at=now,
+        ),
+    )
 
 
 def transition(enrolment_id: int, target: str, **kwargs: Any) -> bool:

@@ -3,10 +3,10 @@ rows, grouped by the state each was in, so that each gets an event saying from w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 
 def move_rows(
@@ -34,3 +34,22 @@ def move_rows(
         if changed:
             moved[source] = pks
     return moved
+
+
+def move_with_events(
+    model: type[models.Model],
+    ids: Iterable[int],
+    *,
+    field: str,
+    allowed: Iterable[str],
+    values: Mapping[str, Any],
+    event: Callable[[int, str], models.Model],
+) -> list[int]:
+    """move_rows() and one event per row moved (`event(pk, source)` makes it), in one
+    transaction; the ids moved, in order."""
+    with transaction.atomic():
+        by_source = move_rows(model, ids, field=field, allowed=allowed, values=values)
+        events = [event(pk, source) for source, pks in by_source.items() for pk in pks]
+        if events:
+            type(events[0])._default_manager.bulk_create(events, batch_size=500)
+    return sorted(pk for pks in by_source.values() for pk in pks)

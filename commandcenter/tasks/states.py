@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from commandcenter.lib.statetable import move_rows
+from commandcenter.lib.statetable import move_with_events
 
 
 class TaskStatus(models.TextChoices):
@@ -60,27 +60,23 @@ def transition_many(
     if target in DONE:
         values.setdefault("done_at", now)
         values.setdefault("done_by_id", actor_id)
-    with transaction.atomic():
-        by_source = move_rows(Task, ids, field="status", allowed=ALLOWED[target], values=values)
-        TaskEvent.objects.bulk_create(
-            [
-                TaskEvent(
-                    task_id=pk,
-                    kind=kind,
-                    from_status=source,
-                    to_status=target,
-                    actor_id=actor_id,
-                    detail=detail,
-                    data=dict(data or {}),
-                    created_at=now,
-                )
-                for source, pks in by_source.items()
-                for pk in pks
-            ],
-            batch_size=500,
-        )
-    moved = [pk for pks in by_source.values() for pk in pks]
-    return sorted(moved)
+    return move_with_events(
+        Task,
+        ids,
+        field="status",
+        allowed=ALLOWED[target],
+        values=values,
+        event=lambda pk, source: TaskEvent(
+            task_id=pk,
+            kind=kind,
+            from_status=source,
+            to_status=target,
+            actor_id=actor_id,
+            detail=detail,
+            data=dict(data or {}),
+            created_at=now,
+        ),
+    )
 
 
 def transition(task_id: int, target: str, **kwargs: Any) -> bool:
