@@ -177,7 +177,7 @@ def enrol_figures(owner: User) -> None:
                 {
                     "mode": "group",
                     "to": others,
-                    "subject": "Hi {{first_name}}",
+                    "subject": "Hi {{first_name | there}}",
                     "body_text": "Hello",
                 }
             ),
