@@ -361,27 +361,11 @@ def compose_bulk(
     Neither kind can be a draft. A merge field that would come out empty for anyone refuses
     the whole batch (nothing is created); blocked recipients do not stop it: their emails are
     created in Failed with the reason. `fail_unfillable` is for sends no person is there to
-    fix (a campaign step run by the engine): the email of a recipient whose field would be
-    empty is created in Failed, naming the field, and the others go on.
+    fix: the email of a recipient whose field would be empty is created in Failed, naming
+    the field, and the others go on.
     """
     errors: dict[str, str] = {}
-    limits: dict[str, int] = {
-        Batch.Mode.SELECT_AND_SEND: MAX_SELECT_AND_SEND,
-        Batch.Mode.GROUP: MAX_GROUP,
-    }
-    if mode not in limits:
-        raise ComposeError({"mode": _("Mode must be select_and_send or group.")})
-    content.check(errors)
-    content = content.completed()
-    if not recipients:
-        errors["to"] = _("Choose at least one recipient.")
-    elif len(recipients) > limits[mode]:
-        errors["to"] = _("%(mode)s allows at most %(limit)s recipients; got %(n)s.") % {
-            "mode": _("Group email") if mode == Batch.Mode.GROUP else _("Select and Send"),
-            "limit": f"{limits[mode]:,}",
-            "n": f"{len(recipients):,}",
-        }
-    addresses = _bulk_addresses(recipients, mode, errors)
+    content, addresses = _check_bulk(mode, recipients, content, errors)
     fills = check_fills(fill or {}, errors)
     when = resolve_send_at(send_at, errors)
     if errors:
@@ -391,20 +375,12 @@ def compose_bulk(
         for address, values in fills.items():
             if address in people:
                 apply_fills(people[address], values)
-        blocked = blocking_reasons(people.values())
-        defaults = defaults_for(user)
-        prepared = [
-            _prepare(user, people[address], (recipient.content or content).completed(), defaults)
-            for address, recipient in zip(addresses, recipients, strict=True)
-        ]
-        if not fail_unfillable:
-            _refuse_missing(
-                [
-                    (f"to[{index}]", item)
-                    for index, item in enumerate(prepared)
-                    if item.missing and item.person.pk not in blocked
-                ]
-            )
+        prepared, blocked = _prepare_bulk(
+            user,
+            [people[address] for address in addresses],
+            [recipient.content or content for recipient in recipients],
+            fail_unfillable=fail_unfillable,
+        )
         batch = Batch.objects.create(
             owner=user, mode=mode, subject=content.subject, size=len(addresses)
         )
@@ -422,6 +398,99 @@ def compose_bulk(
             for item in prepared
         ]
         return batch, _save_with_events(emails)
+
+
+@dataclass(frozen=True)
+class StepMarks:
+    """What an email made for a campaign step carries besides its content, set as it is
+    created: its campaign, step, variant and enrolment, the thread it continues, and the
+    time the step was planned for (its send time when it is Scheduled)."""
+
+    campaign_id: int
+    step_id: int
+    enrolment_id: int
+    due_at: dt.datetime
+    variant_id: int | None = None
+    reference_ids: str = ""
+
+
+def compose_step_emails(
+    user: User, people: Sequence[Person], content: Content, marks: Sequence[StepMarks]
+) -> list[Email]:
+    """One campaign step's emails to up to MAX_GROUP of the user's people: a Group send's
+    rules (the same merge, blocked recipients Failed with the reason) but no batch — a
+    campaign's emails are not rolled up in the folders. The engine runs unattended, so an
+    email whose merge field would be empty is created in Failed, naming the field, and the
+    others go on. In the caller's transaction."""
+    if len(marks) != len(people) or any(person.owner_id != user.pk for person in people):
+        raise ValueError("one StepMarks for each of the user's people")
+    errors: dict[str, str] = {}
+    content, _addresses = _check_bulk(
+        Batch.Mode.GROUP, [Recipient(person.email) for person in people], content, errors
+    )
+    if errors:
+        raise ComposeError(errors)
+    with transaction.atomic(savepoint=False):
+        prepared, blocked = _prepare_bulk(
+            user, people, [content] * len(people), fail_unfillable=True
+        )
+        emails = [
+            _marked(_new_email(user, item, mark.due_at, blocked, draft=False), mark)
+            for item, mark in zip(prepared, marks, strict=True)
+        ]
+        return _save_with_events(emails)
+
+
+def _marked(email: Email, marks: StepMarks) -> Email:
+    email.campaign_id, email.step_id = marks.campaign_id, marks.step_id
+    email.enrolment_id, email.variant_id = marks.enrolment_id, marks.variant_id
+    email.reference_ids = marks.reference_ids
+    return email
+
+
+def _check_bulk(
+    mode: str, recipients: Sequence[Recipient], content: Content, errors: dict[str, str]
+) -> tuple[Content, list[str]]:
+    """The mode, the content and the recipients of a bulk send; what is wrong goes to
+    `errors`. Returns the completed content and the recipients' normalised addresses."""
+    limits: dict[str, int] = {
+        Batch.Mode.SELECT_AND_SEND: MAX_SELECT_AND_SEND,
+        Batch.Mode.GROUP: MAX_GROUP,
+    }
+    if mode not in limits:
+        raise ComposeError({"mode": _("Mode must be select_and_send or group.")})
+    content.check(errors)
+    if not recipients:
+        errors["to"] = _("Choose at least one recipient.")
+    elif len(recipients) > limits[mode]:
+        errors["to"] = _("%(mode)s allows at most %(limit)s recipients; got %(n)s.") % {
+            "mode": _("Group email") if mode == Batch.Mode.GROUP else _("Select and Send"),
+            "limit": f"{limits[mode]:,}",
+            "n": f"{len(recipients):,}",
+        }
+    return content.completed(), _bulk_addresses(recipients, mode, errors)
+
+
+def _prepare_bulk(
+    user: User, people: Sequence[Person], contents: Sequence[Content], *, fail_unfillable: bool
+) -> tuple[list[Prepared], Mapping[int, str]]:
+    """Each person's rendered content and blocking reason; a merge field that would come out
+    empty refuses the whole send unless `fail_unfillable`."""
+    blocked = blocking_reasons(people)
+    defaults = defaults_for(user)
+    prepared = [
+        _prepare(user, person, content.completed(), defaults)
+        for person, content in zip(people, contents, strict=True)
+    ]
+    if not fail_unfillable:
+        _refuse_missing(
+            [
+                (f"to[{index}]", item)
+                for index, item in enumerate(prepared)
+                if item.missing and item.person.pk not in blocked
+            ]
+        )
+    return prepared, blocked
 
 
 def _address(raw: object, errors: dict[str, str], key: str) -> str:
