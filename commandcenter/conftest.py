@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Child processes of the tests (workers, `ingest`) neither listen for nor hand off inbound
+# messages unless a test says so: tests share var/, and a worker of one test must not apply
+# another test's message. signals/tests/test_ingest_handoff.py turns it on for itself.
+os.environ["INGEST_SOCKET"] = ""
 
 from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user

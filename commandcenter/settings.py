@@ -20,9 +20,10 @@ from commandcenter.lib.config import (
     helo_name,
     secret_key,
 )
+from commandcenter.lib.paths import var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("COMMANDCENTER_VAR", BASE_DIR / "var"))
+VAR_DIR = var_dir()
 
 SECRET_KEY = secret_key(VAR_DIR)
 DEBUG = env_bool("DEBUG", False)

@@ -1,4 +1,7 @@
-"""`commandcenter worker [--once]`: send due emails until stopped (or once, for cron and tests)."""
+"""`commandcenter worker [--once]`: send due emails until stopped (or once, for cron and tests).
+
+Looping, it also applies the inbound messages `commandcenter ingest` hands it
+(signals/handoff.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from django.db import DatabaseError, close_old_connections
 from commandcenter.campaigns.engine import Engine
 from commandcenter.delivery.sender import Sender
 from commandcenter.outbox import counts
+from commandcenter.signals import handoff
+from commandcenter.signals.ingest import ingest_handed_off
 from commandcenter.tracking import hits as tracking_hits
 
 PAUSE_SECONDS = 2.0
@@ -40,11 +45,20 @@ class Command(BaseCommand):
             return
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        # `commandcenter ingest` hands its message over here rather than start Django itself.
+        path = handoff.socket_path()
+        listener = handoff.listen(path, ingest_handed_off) if path else None
         self.stdout.write(f"worker {sender.worker_id} started", ending="\n")
+        if listener and path:
+            self.stdout.write(f"worker {sender.worker_id}: ingest hand-off on {path}")
         self.stdout.flush()
-        while not self.stopping:
-            self.drain(sender)
-            self.pause()
+        try:
+            while not self.stopping:
+                self.drain(sender)
+                self.pause()
+        finally:
+            if listener and path:
+                handoff.stop(listener, path)
         self.stdout.write(f"worker {sender.worker_id} stopped")
 
     def drain(self, sender: Sender) -> None:

@@ -2,7 +2,9 @@
 
 For an MTA's pipe transport (Postfix `pipe`, Exim `pipe`…): docs/inbound.md has the
 Postfix configuration the tests run (signals/tests/test_postfix_*.py), its environment and
-what the pipe's user must be able to reach.
+what the pipe's user must be able to reach. The console script first hands the message to a
+running worker (signals/handoff.py), which saves this process Django's start-up; this
+command is what runs when no worker listens, and `python -m django ingest`.
 Exit status 0 whenever the message was stored (matched to an email or not): the MTA must not
 bounce a bounce. 75 (EX_TEMPFAIL) for anything that kept it from being stored - a locked or
 unreachable database here, and, through the console script's guard (signals/pipe.py), every
@@ -15,10 +17,9 @@ import sys
 from typing import Any, BinaryIO
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError
 
-from commandcenter.signals.apply import apply_inbound, is_temporary_failure
-from commandcenter.signals.pipe import EX_TEMPFAIL, deferral_line
+from commandcenter.signals import handoff
+from commandcenter.signals.ingest import ingest_one
 
 
 class Command(BaseCommand):
@@ -28,27 +29,15 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--sender", default="", help="The envelope sender (MAIL FROM).")
-        parser.add_argument(
-            "--recipient", default="", help="The envelope recipient (the VERP address)."
-        )
-        parser.add_argument("--source", default="stdin", help="Where it came from, for the record.")
+        handoff.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         stream: BinaryIO = options.get("stdin") or sys.stdin.buffer
-        raw = stream.read()
-        try:
-            result = apply_inbound(
-                raw,
-                source=options["source"],
-                envelope_sender=options["sender"],
-                envelope_recipient=options["recipient"],
-            )
-        except DatabaseError as error:
-            if not is_temporary_failure(error):
-                raise  # the console script's guard still exits 75, with the traceback
-            self.stderr.write(deferral_line(f"temporary failure, try again later: {error}"))
-            sys.exit(EX_TEMPFAIL)
-        matched = ", ".join(str(i) for i in result.email_ids) or "no email"
-        seen = " (seen before)" if result.duplicate else ""
-        self.stdout.write(f"{result.kind}: {matched}{seen}")
+        envelope = handoff.Envelope(options["sender"], options["recipient"], options["source"])
+        outcome = ingest_one(stream.read(), envelope)
+        if outcome.stderr:
+            self.stderr.write(outcome.stderr)
+        if outcome.stdout:
+            self.stdout.write(outcome.stdout)
+        if outcome.status:
+            sys.exit(outcome.status)
