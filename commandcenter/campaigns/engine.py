@@ -1,9 +1,9 @@
 """The campaign engine: a worker loop beside the sender, over the same database.
 
 Its jobs are enrolments. One pass: wake the paused whose pause is over; advance those whose
-step is done (its email sent, its task completed or skipped) to the next step, timed from
-the enrolment's day 1, or finish them; then run the steps that are due — make the email
-(through the outbox's compose, see mailing.py) or the task.
+step is done (its email sent, its task completed or skipped: progress.py marks them) to the
+next step, timed from the enrolment's day 1, or finish them; then run the steps that are
+due — make the email (through the outbox's compose, see mailing.py) or the task.
 
 Crash safety: a batch of due steps runs in one transaction that claims the enrolments
 (FOR UPDATE SKIP LOCKED on PostgreSQL, so several engines share the work; SQLite's IMMEDIATE
@@ -21,8 +21,6 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from commandcenter.campaigns import mailing, schedule, throttle
@@ -32,12 +30,9 @@ from commandcenter.campaigns.states import State, transition_many
 from commandcenter.lib.zones import zone
 from commandcenter.outbox.compose import Content
 from commandcenter.outbox.models import Email
-from commandcenter.outbox.states import Status
 from commandcenter.tasks.models import Task, TaskEvent
-from commandcenter.tasks.states import DONE, TaskStatus
+from commandcenter.tasks.states import TaskStatus
 
-# An email step is done once the server accepted its email (what happened later is a signal).
-SENT = (Status.DELIVERED, Status.ARCHIVED)
 TASK_TYPES: dict[str, str] = {
     Step.Type.MANUAL_EMAIL: Task.Type.EMAIL,
     Step.Type.CALL: Task.Type.CALL,
@@ -107,20 +102,12 @@ class Engine:
     # -- steps done: on to the next one -----------------------------------------------------
 
     def advance(self) -> int:
-        sent = Email.objects.filter(
-            enrolment_id=OuterRef("pk"), step_id=OuterRef("next_step_id"), status__in=SENT
-        ).values("sent_at")[:1]
-        done = Task.objects.filter(
-            enrolment_id=OuterRef("pk"), step_id=OuterRef("next_step_id"), status__in=DONE
-        ).values("done_at")[:1]
         rows = list(
             Enrolment.objects.filter(
                 state=State.ACTIVE,
-                phase=Enrolment.Phase.WAITING,
+                phase=Enrolment.Phase.DONE,
                 campaign__status=Campaign.Status.ACTIVE,
             )
-            .annotate(done_at=Coalesce(Subquery(sent), Subquery(done)))
-            .filter(done_at__isnull=False)
             .select_related("campaign")
             .order_by("pk")[: self.batch_size]
         )
@@ -135,11 +122,14 @@ class Engine:
                 if following is None:
                     finished.append(enrolment.pk)
                     continue
-                when = max(self.planned(enrolment, following), enrolment.done_at)  # type: ignore[attr-defined]
+                # next_at of a done step is when it was done: the next one never comes
+                # before that (a task completed late pushes the rest back).
+                done_at = enrolment.next_at or now
+                when = max(self.planned(enrolment, following), done_at)
                 moved = Enrolment.objects.filter(
                     pk=enrolment.pk,
                     state=State.ACTIVE,
-                    phase=Enrolment.Phase.WAITING,
+                    phase=Enrolment.Phase.DONE,
                     next_step_id=enrolment.next_step_id,
                 ).update(
                     next_step=following, phase=Enrolment.Phase.DUE, next_at=when, updated_at=now

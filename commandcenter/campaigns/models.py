@@ -100,11 +100,14 @@ class Variant(models.Model):
 
 class Enrolment(models.Model):
     """One person in one campaign. `next_step` is the step they stand on: due at `next_at`
-    (phase due), or run and waiting for its email to be sent or its task to be done."""
+    (phase due); run and waiting for its email to be sent or its task to be done (waiting);
+    or done since `next_at` (done: the sender or the task said so, campaigns/progress.py),
+    for the engine to move on to the next step."""
 
     class Phase(models.TextChoices):
         DUE = "due", _("Due")
         WAITING = "waiting", _("Waiting")
+        DONE = "done", _("Step done")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrolments")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="enrolments")
@@ -144,6 +147,11 @@ class Enrolment(models.Model):
                 fields=["next_step"],
                 name="enrolment_waiting",
                 condition=Q(state=State.ACTIVE, phase="waiting"),
+            ),
+            models.Index(
+                fields=["id"],
+                name="enrolment_step_done",
+                condition=Q(state=State.ACTIVE, phase="done"),
             ),
             models.Index(fields=["campaign", "state"], name="enrolment_campaign_state"),
             models.Index(fields=["person", "state"], name="enrolment_person_state"),

@@ -52,6 +52,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from commandcenter.campaigns import progress as campaign_progress
 from commandcenter.delivery.copies import keep_sent_messages
 from commandcenter.delivery.courier import AnyCourier, Handover, Outcome, courier_for
 from commandcenter.delivery.message import build_messages, new_message_id
@@ -314,6 +315,8 @@ class Sender:
                 data={"worker": self.worker_id},
                 updates={"lease_until": None},
             )
+            # Campaign emails: their step is done, the engine moves their people on.
+            campaign_progress.emails_sent(moved)
             late = [pk for pk in data if pk not in moved]
             if late:
                 self.keep_late_proof(late, data)

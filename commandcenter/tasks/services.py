@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commandcenter.accounts.models import User
+from commandcenter.campaigns import progress as campaign_progress
 from commandcenter.lib.statetable import move_rows
 from commandcenter.lib.zones import zone
 from commandcenter.people.models import Person
@@ -178,27 +179,32 @@ def complete(
         updates["outcome_notes"] = outcome_notes
     if email_id is not None:
         updates["email_id"] = email_id
-    moved = transition_many(
-        [t.pk for t in tasks],
-        TaskStatus.COMPLETED,
-        kind="completed",
-        actor_id=user.pk,
-        data={"outcome": outcome} if outcome else None,
-        updates=updates,
-    )
+    with transaction.atomic():
+        moved = transition_many(
+            [t.pk for t in tasks],
+            TaskStatus.COMPLETED,
+            kind="completed",
+            actor_id=user.pk,
+            data={"outcome": outcome} if outcome else None,
+            updates=updates,
+        )
+        # A campaign's task: its step is done, in the task's own transaction.
+        campaign_progress.tasks_done(moved)
     _refuse_unless_moved(tasks, moved, "completed")
     return moved
 
 
 def skip(user: User | None, tasks: Sequence[Task], *, reason: str = "") -> list[int]:
-    moved = transition_many(
-        [t.pk for t in tasks],
-        TaskStatus.SKIPPED,
-        kind="skipped",
-        actor_id=user.pk if user else None,
-        detail=reason,
-        updates={"reason": reason} if reason else None,
-    )
+    with transaction.atomic():
+        moved = transition_many(
+            [t.pk for t in tasks],
+            TaskStatus.SKIPPED,
+            kind="skipped",
+            actor_id=user.pk if user else None,
+            detail=reason,
+            updates={"reason": reason} if reason else None,
+        )
+        campaign_progress.tasks_done(moved)
     _refuse_unless_moved(tasks, moved, "skipped")
     return moved
 

@@ -19,6 +19,7 @@ from commandcenter.campaigns.engine import Engine
 from commandcenter.campaigns.enrol import enrol
 from commandcenter.campaigns.models import SendingPolicy
 from commandcenter.people.models import Person
+from commandcenter.tasks import services
 from commandcenter.tasks.models import Task
 
 ZONES = ["America/New_York", "Europe/Paris", "Australia/Sydney", "Australia/Adelaide",
@@ -59,7 +60,7 @@ def test_a_step_after_a_change_runs_at_its_local_time(
         enrolment = enrol(alice, campaign, ["pat@x.example"]).enrolled[0]
         traveller.move_to(dt.datetime.combine(enrolled_at.date(), dt.time(9), where))
         Engine().run_once()
-        Task.objects.update(status="completed", done_at=enrolled_at)
+        services.complete(alice, list(Task.objects.all()))
         Engine().run_once()
         enrolment.refresh_from_db()
         after = dt.datetime.combine(change + dt.timedelta(days=1), dt.time(9), where)
