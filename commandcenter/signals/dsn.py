@@ -175,13 +175,24 @@ def _unwrapped(value: str) -> str:
 
 
 def status_code(text: str) -> str:
-    match = STATUS.search(text or "")
+    """The first failure code (4.x.x, 5.x.x) of the text, else its first code: in a session
+    transcript the 2.x.x of the steps that went well come before the one that failed."""
+    match = _first_failure(STATUS, text)
     return ".".join(match.groups()) if match else ""
 
 
 def reply_code(text: str) -> str:
-    match = REPLY_CODE.search(text or "")
+    match = _first_failure(REPLY_CODE, text)
     return match.group(1) if match else ""
+
+
+def _first_failure(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    first = None
+    for match in pattern.finditer(text or ""):
+        if match.group(1)[0] != "2":
+            return match
+        first = first or match
+    return first
 
 
 # How reports name the SMTP command a failure answered. Each starts with plain text, which
@@ -443,12 +454,12 @@ class Parsed:
 
 
 # What comes right before an address the report's text names as something other than a
-# recipient: a sender ("from alice@…", "From: …", "Sender: …"; but "expanded from: <alias@…>"
-# names the address the recipient was written as) or a message ("Message-ID: <…>", "your
-# message <id@host>"). Searched only in the few characters before each address.
+# recipient: a sender ("from alice@…", "From: …", "Sender: …", a transcript's "MAIL FROM:<…>";
+# but "expanded from: <alias@…>" names the address the recipient was written as) or a
+# message ("Message-ID: <…>", "your message <id@host>"). Searched only in the few characters before each address.
 NOT_A_RECIPIENT = re.compile(
     r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
-    r"[^\n]*$|(?<!expanded )\bfrom:?[ \t]+<?$|\bmessage(?:-id)?:?[ \t]+<$",
+    r"[^\n]*$|(?<!expanded )\bfrom(?::[ \t]*|[ \t]+)<?$|\bmessage(?:-id)?:?[ \t]+<$",
     re.I,
 )
 FINAL_RECIPIENT = re.compile(r"^final-recipient:", re.I | re.M)

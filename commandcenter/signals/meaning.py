@@ -204,7 +204,10 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\b(?:ldap|database|directory|backend) (?:server )?(?:error|unavailable|failure)\b|"
         r"\bunable to (?:contact|connect to|reach) (?:the )?(?:ldap|database|directory|backend)\b|"
         r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
-        r"\b(?:system|internal|server) error\b",
+        r"\b(?:system|internal|server) error\b|"
+        # The receiving server could not write the message down: its disk, not the address.
+        r"\b(?:queue|spool|disk|temporary) (?:file )?(?:write|i/o) (?:error|failure)\b|"
+        r"\bi/o error\b",
     ),
     (
         "syntaxerror",

@@ -1303,6 +1303,7 @@ def reason_for(
     status code; the rest of the report; what the action says; "onhold" last."""
     if status.startswith("2."):
         return "delivered"
+    text, fallback_text = _without_positive_replies(text), _without_positive_replies(fallback_text)
     if status in DECISIVE_STATUSES:
         return STATUS_REASONS[status]
     by_domain = DOMAIN_REASONS.get(domain)
@@ -1342,6 +1343,20 @@ def reason_for(
     if status[2:4] == "7.":
         return "securityerror"
     return "onhold" if text.strip() else "undefined"
+
+
+# A line of a session transcript that is a positive reply (RFC 5321 §4.2.1: 2yz done, 3yz go
+# on): the steps that went well, and the server's EHLO keywords ("250-STARTTLS", "250-AUTH"),
+# which name no cause of the failure.
+POSITIVE_REPLY_LINE = re.compile(
+    r"^[ \t]*(?:(?:out|in|s|<<<|<-)[: \t]+)?[23]\d\d(?:[ -][^\n]*)?$\n?", re.I | re.M
+)
+
+
+def _without_positive_replies(text: str) -> str:
+    if "\n" not in text:
+        return text
+    return POSITIVE_REPLY_LINE.sub("", text)
 
 
 def _unknown_or_filtered(status: str, command: str) -> str:
