@@ -174,7 +174,12 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         "blocked",
         r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
         r"\b(?:block|blacklist|blocklist|denylist|listed|banned)|\bdnsbl\b|\brbl\b|"
-        r"\brefused to talk to me\b|\binvalid ip\b",
+        r"\brefused to talk to me\b|\binvalid ip\b|"
+        # Our IP is a consumer line's, which should send through its provider's server.
+        r"\b(?:dynamic|residential|dial-?up|consumer|broadband)\b.{0,20}"
+        r"\b(?:ips?|address(?:es)?|range|pool|hosts?|space)\b|"
+        r"\b(?:smtp|mail|outgoing|relay) (?:server|relay|host) of your (?:isp|provider)\b|"
+        r"\byour (?:isp|provider)'?s? (?:smtp|mail|outgoing|relay) (?:server|relay|host)\b",
     ),
     (
         "spamdetected",

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from commandcenter.signals import meaning
-from commandcenter.signals.dsn import status_code
+from commandcenter.signals.dsn import reply_code, status_code
 
 # Reasons whose address itself is dead: a hard bounce puts it on the suppression list.
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -1329,6 +1329,10 @@ def reason_for(
     by_status = reason_by_status(status)
     if by_status:
         return by_status  # (what the words mean was asked above: they said nothing)
+    if command == "RCPT" and reply_code(text) in MAILBOX_REPLY_CODES:
+        # Refused for the mailbox itself with words that say nothing more ("550 <pat@…>:
+        # Recipient address rejected."): RFC 5321's "mailbox unavailable", a dead address.
+        return "userunknown"
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
     if fallback_text != text:
@@ -1369,6 +1373,11 @@ def _unknown_or_filtered(status: str, command: str) -> str:
     if by_status == "filtered" or command == "DATA":
         return "filtered"
     return "filtered"
+
+
+# Reply codes that answer for the mailbox itself (RFC 5321 §4.2.2): 550 mailbox unavailable,
+# 551 user not local, 553 mailbox name not allowed.
+MAILBOX_REPLY_CODES = frozenset({"550", "551", "553"})
 
 
 # Text that reads as one reason while the status code names a closer one.
