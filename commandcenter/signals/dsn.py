@@ -446,11 +446,16 @@ class Parsed:
                 chunk = [line]
                 for following in lines[index + 1 : index + 12]:
                     lowered = following.lower()
-                    if any(other in lowered for other in others):
+                    if any(other in lowered for other in others) or NEW_SECTION.match(lowered):
                         break
                     chunk.append(following)
                 return "\n".join(chunk)
         return self.report_text[:3000]
+
+
+# A line that opens the transcript of another SMTP session (Sendmail's "While talking to
+# mx.example.org:"): what follows is about that server, not about the address above.
+NEW_SECTION = re.compile(r"[ \t]*while talking to [^ ]+:")
 
 
 # What comes right before an address the report's text names as something other than a
