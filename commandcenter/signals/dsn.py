@@ -371,9 +371,20 @@ class Parsed:
     # -- questions -----------------------------------------------------------------------------
 
     @functools.cached_property
+    def shared_text(self) -> str:
+        """The report's text that speaks for every recipient: with two or more per-recipient
+        groups written into it (a multipart gone flat), the text before the first group, so
+        one recipient's diagnostic is never read as another's."""
+        if len(self.delivery_status or ()) > 1:
+            first = DSN_FIELD_LINE.search(self.report_text)
+            if first:
+                return self.report_text[: first.start()]
+        return self.report_text
+
+    @functools.cached_property
     def report_command(self) -> str:
         """The SMTP command the report as a whole names (for recipients whose lines do not)."""
-        return smtp_command(self.report_text)
+        return smtp_command(self.shared_text)
 
     def referenced_ids(self) -> list[str]:
         ids: list[str] = []
@@ -466,6 +477,10 @@ NOT_A_RECIPIENT = re.compile(
     r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
     r"[^\n]*$|(?<!expanded )\bfrom(?::[ \t]*|[ \t]+)<?$|\bmessage(?:-id)?:?[ \t]+<$",
     re.I,
+)
+# The first line of RFC 3464's fields written into a text.
+DSN_FIELD_LINE = re.compile(
+    r"^[ \t]*(?:reporting-mta|final-recipient|original-recipient|arrival-date):", re.I | re.M
 )
 FINAL_RECIPIENT = re.compile(r"^final-recipient:", re.I | re.M)
 
