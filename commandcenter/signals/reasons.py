@@ -1329,10 +1329,13 @@ def reason_for(
     by_status = reason_by_status(status)
     if by_status:
         return by_status  # (what the words mean was asked above: they said nothing)
-    if command == "RCPT" and reply_code(text) in MAILBOX_REPLY_CODES:
+    reply = reply_code(text)
+    if command == "RCPT" and reply in MAILBOX_REPLY_CODES:
         # Refused for the mailbox itself with words that say nothing more ("550 <pat@…>:
         # Recipient address rejected."): RFC 5321's "mailbox unavailable", a dead address.
         return "userunknown"
+    if reply in REPLY_REASONS:
+        return REPLY_REASONS[reply]
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
     if fallback_text != text:
@@ -1346,6 +1349,8 @@ def reason_for(
         return "contenterror"
     if status[2:4] == "7.":
         return "securityerror"
+    if status[2:4] == "4.":
+        return "networkerror"  # RFC 3463 X.4.X: network and routing
     return "onhold" if text.strip() else "undefined"
 
 
@@ -1378,6 +1383,15 @@ def _unknown_or_filtered(status: str, command: str) -> str:
 # Reply codes that answer for the mailbox itself (RFC 5321 §4.2.2): 550 mailbox unavailable,
 # 551 user not local, 553 mailbox name not allowed.
 MAILBOX_REPLY_CODES = frozenset({"550", "551", "553"})
+
+
+# Reply codes with one meaning whatever the words (RFC 5321 §4.2.3, RFC 4954 §6, RFC 7504),
+# for a reply whose words and status say nothing more.
+REPLY_REASONS = {
+    **dict.fromkeys(("500", "501", "502", "503", "504"), "syntaxerror"),  # command or syntax
+    **dict.fromkeys(("530", "534", "535", "538"), "securityerror"),  # authentication
+    **dict.fromkeys(("521", "556"), "notaccept"),  # the host or domain takes no mail
+}
 
 
 # Text that reads as one reason while the status code names a closer one.
