@@ -1303,7 +1303,7 @@ def reason_for(
     status code; the rest of the report; what the action says; "onhold" last."""
     if status.startswith("2."):
         return "delivered"
-    text, fallback_text = _without_positive_replies(text), _without_positive_replies(fallback_text)
+    text = _without_positive_replies(text)
     if status in DECISIVE_STATUSES:
         return STATUS_REASONS[status]
     by_domain = DOMAIN_REASONS.get(domain)
@@ -1338,9 +1338,10 @@ def reason_for(
         return REPLY_REASONS[reply]
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
-    if fallback_text != text:
+    if fallback_text and fallback_text != text:
         # The rest of the report: its phrases, then what its words mean.
-        reason = reason_by_text(fallback_text[:4000]) or by_meaning(fallback_text[:4000])
+        rest = _without_positive_replies(fallback_text[:4000])
+        reason = reason_by_text(rest) or by_meaning(rest)
         if reason:
             return reason
     if action.startswith(("delayed", "expired")):
