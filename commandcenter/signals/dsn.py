@@ -472,7 +472,8 @@ NEW_SECTION = re.compile(r"[ \t]*while talking to [^ ]+:")
 # What comes right before an address the report's text names as something other than a
 # recipient: a sender ("from alice@…", "From: …", "Sender: …", a transcript's "MAIL FROM:<…>";
 # but "expanded from: <alias@…>" names the address the recipient was written as) or a
-# message ("Message-ID: <…>", "your message <id@host>"). Searched only in the few characters before each address.
+# message ("Message-ID: <…>", "your message <id@host>"). Searched only in the few characters
+# before each address.
 NOT_A_RECIPIENT = re.compile(
     r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
     r"[^\n]*$|(?<!expanded )\bfrom(?::[ \t]*|[ \t]+)<?$|\bmessage(?:-id)?:?[ \t]+<$",

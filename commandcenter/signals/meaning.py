@@ -52,6 +52,14 @@ def says_directory_has_no_such_address(text: str) -> bool:
     return _DIRECTORY_LOOKUP.search(normalized(text)) is not None
 
 
+ATTACHMENT_REFUSED = (
+    r"\b(?:banned|forbidden|prohibited|illegal|disallowed|unacceptable|blocked|dangerous|"
+    r"executable|unsafe)\b.{0,30}\b(?:attachments?|file (?:types?|names?|extensions?))\b|"
+    r"\b(?:attachments?|file (?:types?|extensions?))\b.{0,30}\b(?:not (?:allowed|permitted|"
+    r"accepted)|banned|forbidden|prohibited|blocked)\b"
+)
+_ATTACHMENT_REFUSED = re.compile(ATTACHMENT_REFUSED)
+
 MEANINGS: tuple[tuple[str, str], ...] = (
     # The address itself is not there.
     (
@@ -170,6 +178,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\btls negotiation failed\b",
     ),
     ("virusdetected", r"\bvirus|\bmalware\b|\binfected\b|\btrojan\b"),
+    # The kind of attachment is refused (a file type the policy bans), not our IP or sender.
+    ("policyviolation", ATTACHMENT_REFUSED),
     (
         "blocked",
         r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
@@ -349,6 +359,14 @@ def _a_closer_policy(reason: str, lowered: str) -> str:
     return ""
 
 
+def _an_attachment(reason: str, lowered: str) -> str:
+    """A refusal of what the message carries ("banned attachment", "file type not
+    allowed") is the policy's, whatever word of blocking it uses."""
+    if reason not in POLICY_REASONS and reason not in ("securityerror", "spamdetected"):
+        return ""
+    return "policyviolation" if _ATTACHMENT_REFUSED.search(lowered) else ""
+
+
 def _the_cause_of_expiry(reason: str, lowered: str) -> str:
     """ "Expired" is the outcome (retried until the queue gave up); a cause named beside it
     ("could not connect", "LDAP server unavailable") is the reason."""
@@ -375,6 +393,7 @@ REFINEMENTS = (
     _a_failed_lookup,
     _a_listing,
     _a_closer_policy,
+    _an_attachment,
     _the_cause_of_expiry,
     _connections_or_rate,
 )

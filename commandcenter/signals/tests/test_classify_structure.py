@@ -415,6 +415,9 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         ("421 4.7.0 Too many concurrent SMTP connections from this IP", "toomanyconn"),
         ("421 4.7.0 Connection rate limit exceeded for 192.0.2.1", "toomanyconn"),
         ("450 4.7.1 You have exceeded the sending rate of 100 messages per hour", "speeding"),
+        # policyviolation vs blocked: what the message carries is refused, not our IP.
+        ("554 5.7.1 Message blocked: attachments of this type are not allowed", "policyviolation"),
+        ("554 5.7.1 Blocked: the message holds a banned attachment (.exe)", "policyviolation"),
     ],
 )
 def test_it_tells_policy_reasons_apart_by_what_they_mean(words: str, reason: str) -> None:
