@@ -198,7 +198,14 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)",
     ),
     ("policyviolation", r"\bpolic(?:y|ies)\b"),
-    ("rejected", r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))"),
+    (
+        "rejected",
+        r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))|"
+        # Our sender may not send as the identity it used ("send as" permissions, aliases).
+        r"\bnot (?:allowed|permitted|authori[sz]ed|have permissions?) to send (?:as|on behalf)\b|"
+        r"\bsend(?:ing)? (?:this |mail |messages? )?(?:as|from) (?:a )?(?:different|another|"
+        r"unverified|unauthori[sz]ed) (?:address|alias|identity|account)\b",
+    ),
     (
         "notaccept",
         r"\bnull mx\b|\bno mx\b|\bmail exchanger\b|\bno smtp service\b|"
@@ -227,7 +234,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
     (
         "syntaxerror",
         r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b|"
-        r"\bmalformed (?:recipient )?address\b",
+        r"\b(?:malformed|ill-?formed|badly formed|incorrectly (?:constructed|formatted))"
+        r"(?: recipient| sender| e-?mail)? address(?:es)?\b",
     ),
 )
 

@@ -1310,7 +1310,7 @@ def reason_for(
     if by_domain and not reason_by_text(text):
         return by_domain
     if diagnostic_type == "x-unix" or LOCAL_AGENT.match(text.lstrip()):
-        return _local_agent_reason(text)
+        return _local_agent_reason(text, status)
     reason = meaning.refine(reason_by_text(text), text) or _by_status_or_meaning(status, text)
     if reason == "userunknown" and not _says_address_is_dead(text):
         # The code in the server's own reply ("550 5.1.1 …") says more than the report's.
@@ -1461,6 +1461,12 @@ def by_meaning(text: str) -> str:
     return meaning.reason_by_meaning(text, _held_out, _fired)
 
 
-def _local_agent_reason(text: str) -> str:
+def _local_agent_reason(text: str, status: str) -> str:
+    if not WORD_OF_LETTERS.search(text):
+        # Only an exit status ("X-Unix; 77"): the code the server mapped it to is all it says.
+        return reason_by_status(status) or "mailererror"
     found = reason_by_text(text) or by_meaning(text)
     return found if found in KEPT_BY_LOCAL_AGENT else "mailererror"
+
+
+WORD_OF_LETTERS = re.compile(r"[^\W\d_]{2,}")

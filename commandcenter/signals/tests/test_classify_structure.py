@@ -390,6 +390,11 @@ def test_a_local_delivery_agents_error_is_a_mailer_error_not_a_dead_address(
     assert only_recipient(failed(diagnostic, status)) == ("mailererror", False)
 
 
+def test_a_local_delivery_agent_that_gives_only_its_exit_status_is_read_by_the_status() -> None:
+    """"X-Unix; 77" says nothing but a number: the status the server mapped it to decides."""
+    assert only_recipient(failed("X-Unix; 77", "5.3.0")) == ("systemerror", False)
+
+
 def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
     assert only_recipient(failed("x-unix; maildrop: maildir over quota.", "5.2.2"))[0] == (
         "mailboxfull"
@@ -415,6 +420,9 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         ("421 4.7.0 Too many concurrent SMTP connections from this IP", "toomanyconn"),
         ("421 4.7.0 Connection rate limit exceeded for 192.0.2.1", "toomanyconn"),
         ("450 4.7.1 You have exceeded the sending rate of 100 messages per hour", "speeding"),
+        # rejected: our sender may not send as the identity it used.
+        ("550 5.7.60 Client does not have permissions to send as this sender", "rejected"),
+        ("550 5.7.1 You are sending from a different address than your account", "rejected"),
         # policyviolation vs blocked: what the message carries is refused, not our IP.
         ("554 5.7.1 Message blocked: attachments of this type are not allowed", "policyviolation"),
         ("554 5.7.1 Blocked: the message holds a banned attachment (.exe)", "policyviolation"),
@@ -618,6 +626,14 @@ def test_a_reply_code_or_status_subject_decides_when_the_words_say_nothing(
     """RFC 5321 syntax replies, RFC 4954 authentication, RFC 7504 no-mail hosts; RFC 3463's
     X.4.X subject (network and routing) for a detail no table names."""
     assert only_recipient(failed(diagnostic, status))[0] == reason
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["553 <pat@@example.org>: ill-formed recipient address", "501 Badly formed address"],
+)
+def test_a_badly_formed_address_is_a_syntax_error(words: str) -> None:
+    assert only_recipient(failed(f"smtp; {words}")) == ("syntaxerror", False)
 
 
 def test_a_consumer_ip_told_to_use_its_providers_server_is_blocked() -> None:
