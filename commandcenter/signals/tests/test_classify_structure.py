@@ -391,7 +391,7 @@ def test_a_local_delivery_agents_error_is_a_mailer_error_not_a_dead_address(
 
 
 def test_a_local_delivery_agent_that_gives_only_its_exit_status_is_read_by_the_status() -> None:
-    """"X-Unix; 77" says nothing but a number: the status the server mapped it to decides."""
+    """ "X-Unix; 77" says nothing but a number: the status the server mapped it to decides."""
     assert only_recipient(failed("X-Unix; 77", "5.3.0")) == ("systemerror", False)
 
 
