@@ -422,7 +422,7 @@ class Parsed:
         flagged = [a.lower() for a in ADDRESS.findall(self.header("x-failed-recipients"))]
         text = self.report_text
         found = flagged + [
-            a.lower().strip(".")
+            LEADING_QUOTE.sub("", a.lower().strip("."))
             for match in ADDRESS.finditer(text)
             if (a := match.group(0)).lower() not in excluded
             and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
@@ -462,6 +462,11 @@ class Parsed:
                     chunk.append(following)
                 return "\n".join(chunk)
         return self.report_text[:3000]
+
+
+# What sticks to the front of an address written in quotes after a multi-line reply's code
+# ("550-'pat@example.org... No such user'"): the code and the quote, not the local part.
+LEADING_QUOTE = re.compile(r"^(?:[245]\d\d-)?['`]+")
 
 
 # A line that opens the transcript of another SMTP session (Sendmail's "While talking to

@@ -31,7 +31,8 @@ _ADDRESS = (
 _NOT_THERE = (
     r"(?:unknown|not (?:found|known|recogni[sz]ed|valid|listed|registered|exist(?:ing|s)?)|"
     r"non-?existent|invalid|unavailable|does ?n[o']t exist|did ?n[o']t exist|"
-    r"(?:is |was )?no longer (?:valid|available|active|in use))"
+    r"(?:is |was )?no longer (?:valid|available|active|in use)|"
+    r"(?:could ?n[o']t|can ?n[o']t|cannot|was ?n[o']t) be found)"
 )
 _WORDS = r"(?: [^ ]+){0,4}?"
 _PTR = r"\b(?:ptr|rdns|fcrdns|reverse[- ]?(?:dns|lookup|hostname|name|mapping|resolution))\b"
@@ -68,8 +69,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         rf"(?: [a-z-]+){{0,2}}? {_ADDRESS}e?s?\b|"
         rf"\b{_ADDRESS}{_WORDS} (?:is |was |are )?{_NOT_THERE}|"
         rf"\bnot an? (?:valid|registered|known|existing|local) {_ADDRESS}\b|"
-        + DIRECTORY_LOOKUP
-        + r"|"
+        rf"\b(?:could ?n[o']t|can ?n[o']t|cannot|unable to|did ?n[o']t) (?:find|locate) "
+        rf"(?:a |the |any |that |this )?{_ADDRESS}\b|" + DIRECTORY_LOOKUP + r"|"
         r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
         r"(?:server|system|domain)|"
         r"\bno (?:one|body|user|mailbox|account) (?:here |by that name|at this address)|"

@@ -240,6 +240,18 @@ From: alice@sales.example.com
     assert recipients(classify(raw)) == {"gone@example.org": "userunknown"}
 
 
+def test_an_address_quoted_after_a_reply_code_keeps_no_code_or_quote() -> None:
+    raw = message(
+        PLAIN_BOUNCE_HEADERS,
+        """
+The following message to <gone@example.org> was undeliverable.
+The reason for the problem:
+5.1.0 - Unknown address error 550-'gone@example.org... No such user'
+""",
+    )
+    assert recipients(classify(raw)) == {"gone@example.org": "userunknown"}
+
+
 # -- mailing lists -------------------------------------------------------------------------------
 
 
@@ -332,6 +344,8 @@ def only_recipient(raw: bytes) -> tuple[str, bool]:
         "550 Invalid final delivery userid: pat@example.org",
         "550 The mail account pat@example.org does not exist on this server",
         "550 Recipient pat@example.org is not a registered mailbox",
+        "554 The e-mail address you entered couldn't be found",
+        "554 The mail system could not find a mailbox for pat@example.org",
     ],
 )
 def test_it_reads_dead_address_wordings_no_phrase_table_holds(words: str) -> None:
