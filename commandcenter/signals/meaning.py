@@ -169,7 +169,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"(?:host ?name|dns name)\b|"
         r"\b(?:cannot|can't|could not|unable to) (?:find|resolve) (?:your |the )?"
         r"(?:ip|address|host ?name)\b|"
-        r"\b(?:host ?name|domain|helo)\b.{0,30}\bmismatch\w*\b.{0,20}\b(?:ip|address)\b",
+        r"\b(?:host ?name|domain|helo)\b.{0,30}\b(?:mismatch\w*|does ?n[o']t match|not match\w*)\b"
+        r".{0,20}\b(?:ip|address)\b",
     ),
     ("badreputation", r"\breputation\b"),
     ("notcompliantrfc", r"\brfc ?(?:5322|2822)\b|\bnot (?:rfc[- ]?)?compliant\b"),
@@ -185,7 +186,7 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         "blocked",
         r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
         r"\b(?:block|blacklist|blocklist|denylist|listed|banned)|\bdnsbl\b|\brbl\b|"
-        r"\brefused to talk to me\b|\binvalid ip\b|"
+        r"\brefused to talk to me\b|\binvalid ip\b|\b(?:block|black|deny) list(?:ed)?\b|"
         # Our IP is a consumer line's, which should send through its provider's server.
         r"\b(?:dynamic|residential|dial-?up|consumer|broadband)\b.{0,20}"
         r"\b(?:ips?|address(?:es)?|range|pool|hosts?|space)\b|"
@@ -276,8 +277,12 @@ def reason_by_meaning(
 
 
 def _vetoed(reason: str, lowered: str) -> bool:
-    """A PTR named beside a blocklist listing is the listing's (`blocked`)."""
-    return reason == "requireptr" and LISTED.search(lowered) is not None
+    """A PTR or a reputation named beside a blocklist listing is the listing's (`blocked`:
+    "listed at a DNSBL", "in the Reputation Block List")."""
+    return reason in LISTING_WINS_OVER and LISTED.search(lowered) is not None
+
+
+LISTING_WINS_OVER = frozenset({"requireptr", "badreputation"})
 
 
 def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | None) -> str:
@@ -308,7 +313,7 @@ CLOSER_POLICY_REASONS = (
     ("badreputation", ("reputation",)),
 )
 # A DNS blocklist names the IP as listed: that is `blocked`, whatever PTR words come with it.
-LISTED = re.compile(r"\b(?:listed|blacklist|blocklist|dnsbl|rbl)\b")
+LISTED = re.compile(r"\b(?:listed|black ?list|block ?list|deny ?list|dnsbl|rbl)\b")
 # The sentences of a queue that gave up, and the causes that can stand behind them.
 GAVE_UP = re.compile(
     r"i'm not going to try again[^.]*\.?|this message has been in the queue too long\.?|"
@@ -347,13 +352,18 @@ def _a_failed_lookup(reason: str, lowered: str) -> str:
 
 
 def _a_listing(reason: str, lowered: str) -> str:
-    """A PTR beside a blocklist listing is the listing's; a listed link is spam, not our IP;
-    a spam notice that names a reputation is about the reputation."""
+    """A PTR or a reputation beside a blocklist listing is the listing's; a listed link is
+    spam, not our IP; a spam notice that names a reputation (not a listing) is about the
+    reputation."""
     if _vetoed(reason, lowered):
         return "blocked"
     if reason == "blocked" and SPAM_LINK.search(lowered):
         return "spamdetected"
-    if reason == "spamdetected" and _by_reason("badreputation").search(lowered):
+    if (
+        reason == "spamdetected"
+        and _by_reason("badreputation").search(lowered)
+        and not _vetoed("badreputation", lowered)
+    ):
         return "badreputation"
     return ""
 
@@ -364,7 +374,7 @@ def _a_closer_policy(reason: str, lowered: str) -> str:
         return ""
     for closer, words in CLOSER_POLICY_REASONS:
         if any(word in lowered for word in words) and _by_reason(closer).search(lowered):
-            return "" if closer == "requireptr" and LISTED.search(lowered) else closer
+            return "" if _vetoed(closer, lowered) else closer
     return ""
 
 

@@ -423,6 +423,7 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         ("550 5.7.1 Rejected: the IP address 192.0.2.1 has no PTR record", "requireptr"),
         ("554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org", "blocked"),
         ("554 5.7.1 Rejected: reverse DNS of 192.0.2.1 is listed at a DNSBL", "blocked"),
+        ("554 5.7.1 Refused: hostname does not match IP address 192.0.2.1", "requireptr"),
         # authfailure vs blocked: SPF, DKIM, DMARC failures, even when they say "blocked".
         ("550 5.7.1 Message blocked: SPF validation failed for example.com", "authfailure"),
         ("550 5.7.1 Blocked: DKIM signature did not pass for sales.example.com", "authfailure"),
@@ -430,6 +431,8 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         # rejected vs badreputation: the sender refused, or its reputation.
         ("550 5.7.1 Sender rejected due to the poor reputation of your domain", "badreputation"),
         ("553 5.7.1 Sender address rejected: not owned by user", "rejected"),
+        ("550 5.7.1 Rejected: 192.0.2.1 is on the Reputation Block List", "blocked"),
+        ("554 5.7.1 Spam source: IP in our reputation block list", "blocked"),
         # toomanyconn vs speeding: connections at once, or messages over time.
         ("421 4.7.0 Too many concurrent SMTP connections from this IP", "toomanyconn"),
         ("421 4.7.0 Connection rate limit exceeded for 192.0.2.1", "toomanyconn"),
