@@ -187,6 +187,7 @@ def reply_code(text: str) -> str:
 
 
 def _first_failure(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match whose code (group 1) is not a success, else the first match."""
     first = None
     for match in pattern.finditer(text or ""):
         if match.group(1)[0] != "2":

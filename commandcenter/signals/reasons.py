@@ -1300,7 +1300,9 @@ def reason_for(
     code (RFC 7372's authentication codes); a local delivery agent's failure; the phrase
     tables, refined by what the words mean; a specific status code (5.1.1, 5.2.2…) before
     looser words, else what the words mean (meaning.py); the SMTP command it answered; the
-    status code; the rest of the report; what the action says; "onhold" last."""
+    status code; the reply code (550 to RCPT TO, and the codes of one meaning); the rest of
+    the report; what the action says; the status code's subject digit; "onhold" last. A
+    transcript's positive replies are left out of the words first."""
     if status.startswith("2."):
         return "delivered"
     text = _without_positive_replies(text)
