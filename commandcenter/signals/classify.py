@@ -288,7 +288,7 @@ def _recipient(
         action=action,
         command=command,
         diagnostic_type=diagnostic_type,
-        fallback_text=parsed.report_text,
+        fallback_text=parsed.shared_text,
         domain=address.rpartition("@")[2],
     )
     return Recipient(

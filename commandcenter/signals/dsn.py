@@ -175,13 +175,25 @@ def _unwrapped(value: str) -> str:
 
 
 def status_code(text: str) -> str:
-    match = STATUS.search(text or "")
+    """The first failure code (4.x.x, 5.x.x) of the text, else its first code: in a session
+    transcript the 2.x.x of the steps that went well come before the one that failed."""
+    match = _first_failure(STATUS, text)
     return ".".join(match.groups()) if match else ""
 
 
 def reply_code(text: str) -> str:
-    match = REPLY_CODE.search(text or "")
+    match = _first_failure(REPLY_CODE, text)
     return match.group(1) if match else ""
+
+
+def _first_failure(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match whose code (group 1) is not a success, else the first match."""
+    first = None
+    for match in pattern.finditer(text or ""):
+        if match.group(1)[0] != "2":
+            return match
+        first = first or match
+    return first
 
 
 # How reports name the SMTP command a failure answered. Each starts with plain text, which
@@ -360,9 +372,20 @@ class Parsed:
     # -- questions -----------------------------------------------------------------------------
 
     @functools.cached_property
+    def shared_text(self) -> str:
+        """The report's text that speaks for every recipient: with two or more per-recipient
+        groups written into it (a multipart gone flat), the text before the first group, so
+        one recipient's diagnostic is never read as another's."""
+        if len(self.delivery_status or ()) > 1:
+            first = DSN_FIELD_LINE.search(self.report_text)
+            if first:
+                return self.report_text[: first.start()]
+        return self.report_text
+
+    @functools.cached_property
     def report_command(self) -> str:
         """The SMTP command the report as a whole names (for recipients whose lines do not)."""
-        return smtp_command(self.report_text)
+        return smtp_command(self.shared_text)
 
     def referenced_ids(self) -> list[str]:
         ids: list[str] = []
@@ -400,7 +423,7 @@ class Parsed:
         flagged = [a.lower() for a in ADDRESS.findall(self.header("x-failed-recipients"))]
         text = self.report_text
         found = flagged + [
-            a.lower().strip(".")
+            LEADING_QUOTE.sub("", a.lower().strip("."))
             for match in ADDRESS.finditer(text)
             if (a := match.group(0)).lower() not in excluded
             and not SYSTEM_LOCAL_PARTS.match(a.split("@")[0])
@@ -435,21 +458,36 @@ class Parsed:
                 chunk = [line]
                 for following in lines[index + 1 : index + 12]:
                     lowered = following.lower()
-                    if any(other in lowered for other in others):
+                    if any(other in lowered for other in others) or NEW_SECTION.match(lowered):
                         break
                     chunk.append(following)
                 return "\n".join(chunk)
         return self.report_text[:3000]
 
 
+# What sticks to the front of an address written in quotes after a multi-line reply's code
+# ("550-'pat@example.org... No such user'"): the code and the quote, not the local part.
+LEADING_QUOTE = re.compile(r"^(?:[245]\d\d-)?['`]+")
+
+
+# A line that opens the transcript of another SMTP session (Sendmail's "While talking to
+# mx.example.org:"): what follows is about that server, not about the address above.
+NEW_SECTION = re.compile(r"[ \t]*while talking to [^ ]+:")
+
+
 # What comes right before an address the report's text names as something other than a
-# recipient: a sender ("from alice@…", "From: …", "Sender: …"; but "expanded from: <alias@…>"
-# names the address the recipient was written as) or a message ("Message-ID: <…>", "your
-# message <id@host>"). Searched only in the few characters before each address.
+# recipient: a sender ("from alice@…", "From: …", "Sender: …", a transcript's "MAIL FROM:<…>";
+# but "expanded from: <alias@…>" names the address the recipient was written as) or a
+# message ("Message-ID: <…>", "your message <id@host>"). Searched only in the few characters
+# before each address.
 NOT_A_RECIPIENT = re.compile(
     r"(?:^|\n)(?:from|sender|reply-to|return-path|message-id|in-reply-to|references):"
-    r"[^\n]*$|(?<!expanded )\bfrom:?[ \t]+<?$|\bmessage(?:-id)?:?[ \t]+<$",
+    r"[^\n]*$|(?<!expanded )\bfrom(?::[ \t]*|[ \t]+)<?$|\bmessage(?:-id)?:?[ \t]+<$",
     re.I,
+)
+# The first line of RFC 3464's fields written into a text.
+DSN_FIELD_LINE = re.compile(
+    r"^[ \t]*(?:reporting-mta|final-recipient|original-recipient|arrival-date):", re.I | re.M
 )
 FINAL_RECIPIENT = re.compile(r"^final-recipient:", re.I | re.M)
 

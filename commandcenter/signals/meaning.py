@@ -31,7 +31,8 @@ _ADDRESS = (
 _NOT_THERE = (
     r"(?:unknown|not (?:found|known|recogni[sz]ed|valid|listed|registered|exist(?:ing|s)?)|"
     r"non-?existent|invalid|unavailable|does ?n[o']t exist|did ?n[o']t exist|"
-    r"(?:is |was )?no longer (?:valid|available|active|in use))"
+    r"(?:is |was )?no longer (?:valid|available|active|in use)|"
+    r"(?:could ?n[o']t|can ?n[o']t|cannot|was ?n[o']t) be found)"
 )
 _WORDS = r"(?: [^ ]+){0,4}?"
 _PTR = r"\b(?:ptr|rdns|fcrdns|reverse[- ]?(?:dns|lookup|hostname|name|mapping|resolution))\b"
@@ -52,6 +53,14 @@ def says_directory_has_no_such_address(text: str) -> bool:
     return _DIRECTORY_LOOKUP.search(normalized(text)) is not None
 
 
+ATTACHMENT_REFUSED = (
+    r"\b(?:banned|forbidden|prohibited|illegal|disallowed|unacceptable|blocked|dangerous|"
+    r"executable|unsafe)\b.{0,30}\b(?:attachments?|file (?:types?|names?|extensions?))\b|"
+    r"\b(?:attachments?|file (?:types?|extensions?))\b.{0,30}\b(?:not (?:allowed|permitted|"
+    r"accepted)|banned|forbidden|prohibited|blocked)\b"
+)
+_ATTACHMENT_REFUSED = re.compile(ATTACHMENT_REFUSED)
+
 MEANINGS: tuple[tuple[str, str], ...] = (
     # The address itself is not there.
     (
@@ -60,8 +69,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         rf"(?: [a-z-]+){{0,2}}? {_ADDRESS}e?s?\b|"
         rf"\b{_ADDRESS}{_WORDS} (?:is |was |are )?{_NOT_THERE}|"
         rf"\bnot an? (?:valid|registered|known|existing|local) {_ADDRESS}\b|"
-        + DIRECTORY_LOOKUP
-        + r"|"
+        rf"\b(?:could ?n[o']t|can ?n[o']t|cannot|unable to|did ?n[o']t) (?:find|locate) "
+        rf"(?:a |the |any |that |this )?{_ADDRESS}\b|" + DIRECTORY_LOOKUP + r"|"
         r"\bno (?:such )?(?:entry|match|record)(?: found)? (?:in|for|on) (?:the |our |this )?"
         r"(?:server|system|domain)|"
         r"\bno (?:one|body|user|mailbox|account) (?:here |by that name|at this address)|"
@@ -160,7 +169,8 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"(?:host ?name|dns name)\b|"
         r"\b(?:cannot|can't|could not|unable to) (?:find|resolve) (?:your |the )?"
         r"(?:ip|address|host ?name)\b|"
-        r"\b(?:host ?name|domain|helo)\b.{0,30}\bmismatch\w*\b.{0,20}\b(?:ip|address)\b",
+        r"\b(?:host ?name|domain|helo)\b.{0,30}\b(?:mismatch\w*|does ?n[o']t match|not match\w*)\b"
+        r".{0,20}\b(?:ip|address)\b",
     ),
     ("badreputation", r"\breputation\b"),
     ("notcompliantrfc", r"\brfc ?(?:5322|2822)\b|\bnot (?:rfc[- ]?)?compliant\b"),
@@ -170,11 +180,18 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\btls negotiation failed\b",
     ),
     ("virusdetected", r"\bvirus|\bmalware\b|\binfected\b|\btrojan\b"),
+    # The kind of attachment is refused (a file type the policy bans), not our IP or sender.
+    ("policyviolation", ATTACHMENT_REFUSED),
     (
         "blocked",
         r"\b(?:ip|client|host|sender|server|network|connection)\b.{0,40}"
         r"\b(?:block|blacklist|blocklist|denylist|listed|banned)|\bdnsbl\b|\brbl\b|"
-        r"\brefused to talk to me\b|\binvalid ip\b",
+        r"\brefused to talk to me\b|\binvalid ip\b|\b(?:block|black|deny) list(?:ed)?\b|"
+        # Our IP is a consumer line's, which should send through its provider's server.
+        r"\b(?:dynamic|residential|dial-?up|consumer|broadband)\b.{0,20}"
+        r"\b(?:ips?|address(?:es)?|range|pool|hosts?|space)\b|"
+        r"\b(?:smtp|mail|outgoing|relay) (?:server|relay|host) of your (?:isp|provider)\b|"
+        r"\byour (?:isp|provider)'?s? (?:smtp|mail|outgoing|relay) (?:server|relay|host)\b",
     ),
     (
         "spamdetected",
@@ -183,7 +200,14 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\b(?:url|uri|link)s?\b.{0,20}\b(?:blacklist|blocklist|listed)",
     ),
     ("policyviolation", r"\bpolic(?:y|ies)\b"),
-    ("rejected", r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))"),
+    (
+        "rejected",
+        r"\bsender\b.{0,30}\b(?:rejected|refused|denied|not (?:allowed|accepted))|"
+        # Our sender may not send as the identity it used ("send as" permissions, aliases).
+        r"\bnot (?:allowed|permitted|authori[sz]ed|have permissions?) to send (?:as|on behalf)\b|"
+        r"\bsend(?:ing)? (?:this |mail |messages? )?(?:as|from) (?:a )?(?:different|another|"
+        r"unverified|unauthori[sz]ed) (?:address|alias|identity|account)\b",
+    ),
     (
         "notaccept",
         r"\bnull mx\b|\bno mx\b|\bmail exchanger\b|\bno smtp service\b|"
@@ -204,12 +228,16 @@ MEANINGS: tuple[tuple[str, str], ...] = (
         r"\b(?:ldap|database|directory|backend) (?:server )?(?:error|unavailable|failure)\b|"
         r"\bunable to (?:contact|connect to|reach) (?:the )?(?:ldap|database|directory|backend)\b|"
         r"\bservice (?:currently |temporarily )?(?:unavailable|not available|refused)\b|"
-        r"\b(?:system|internal|server) error\b",
+        r"\b(?:system|internal|server) error\b|"
+        # The receiving server could not write the message down: its disk, not the address.
+        r"\b(?:queue|spool|disk|temporary) (?:file )?(?:write|i/o) (?:error|failure)\b|"
+        r"\bi/o error\b",
     ),
     (
         "syntaxerror",
         r"\bsyntax\b|\bnot implemented\b|\bunrecognized command\b|"
-        r"\bmalformed (?:recipient )?address\b",
+        r"\b(?:malformed|ill-?formed|badly formed|incorrectly (?:constructed|formatted))"
+        r"(?: recipient| sender| e-?mail)? address(?:es)?\b",
     ),
 )
 
@@ -249,8 +277,12 @@ def reason_by_meaning(
 
 
 def _vetoed(reason: str, lowered: str) -> bool:
-    """A PTR named beside a blocklist listing is the listing's (`blocked`)."""
-    return reason == "requireptr" and LISTED.search(lowered) is not None
+    """A PTR or a reputation named beside a blocklist listing is the listing's (`blocked`:
+    "listed at a DNSBL", "in the Reputation Block List")."""
+    return reason in LISTING_WINS_OVER and LISTED.search(lowered) is not None
+
+
+LISTING_WINS_OVER = frozenset({"requireptr", "badreputation"})
 
 
 def _by_alternative(lowered: str, held_out: frozenset[str], fired: list[str] | None) -> str:
@@ -281,7 +313,7 @@ CLOSER_POLICY_REASONS = (
     ("badreputation", ("reputation",)),
 )
 # A DNS blocklist names the IP as listed: that is `blocked`, whatever PTR words come with it.
-LISTED = re.compile(r"\b(?:listed|blacklist|blocklist|dnsbl|rbl)\b")
+LISTED = re.compile(r"\b(?:listed|black ?list|block ?list|deny ?list|dnsbl|rbl)\b")
 # The sentences of a queue that gave up, and the causes that can stand behind them.
 GAVE_UP = re.compile(
     r"i'm not going to try again[^.]*\.?|this message has been in the queue too long\.?|"
@@ -320,13 +352,18 @@ def _a_failed_lookup(reason: str, lowered: str) -> str:
 
 
 def _a_listing(reason: str, lowered: str) -> str:
-    """A PTR beside a blocklist listing is the listing's; a listed link is spam, not our IP;
-    a spam notice that names a reputation is about the reputation."""
+    """A PTR or a reputation beside a blocklist listing is the listing's; a listed link is
+    spam, not our IP; a spam notice that names a reputation (not a listing) is about the
+    reputation."""
     if _vetoed(reason, lowered):
         return "blocked"
     if reason == "blocked" and SPAM_LINK.search(lowered):
         return "spamdetected"
-    if reason == "spamdetected" and _by_reason("badreputation").search(lowered):
+    if (
+        reason == "spamdetected"
+        and _by_reason("badreputation").search(lowered)
+        and not _vetoed("badreputation", lowered)
+    ):
         return "badreputation"
     return ""
 
@@ -337,8 +374,16 @@ def _a_closer_policy(reason: str, lowered: str) -> str:
         return ""
     for closer, words in CLOSER_POLICY_REASONS:
         if any(word in lowered for word in words) and _by_reason(closer).search(lowered):
-            return "" if closer == "requireptr" and LISTED.search(lowered) else closer
+            return "" if _vetoed(closer, lowered) else closer
     return ""
+
+
+def _an_attachment(reason: str, lowered: str) -> str:
+    """A refusal of what the message carries ("banned attachment", "file type not
+    allowed") is the policy's, whatever word of blocking it uses."""
+    if reason not in POLICY_REASONS and reason not in ("securityerror", "spamdetected"):
+        return ""
+    return "policyviolation" if _ATTACHMENT_REFUSED.search(lowered) else ""
 
 
 def _the_cause_of_expiry(reason: str, lowered: str) -> str:
@@ -367,6 +412,7 @@ REFINEMENTS = (
     _a_failed_lookup,
     _a_listing,
     _a_closer_policy,
+    _an_attachment,
     _the_cause_of_expiry,
     _connections_or_rate,
 )

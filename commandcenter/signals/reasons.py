@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from commandcenter.signals import meaning
-from commandcenter.signals.dsn import status_code
+from commandcenter.signals.dsn import reply_code, status_code
 
 # Reasons whose address itself is dead: a hard bounce puts it on the suppression list.
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
@@ -1300,16 +1300,19 @@ def reason_for(
     code (RFC 7372's authentication codes); a local delivery agent's failure; the phrase
     tables, refined by what the words mean; a specific status code (5.1.1, 5.2.2…) before
     looser words, else what the words mean (meaning.py); the SMTP command it answered; the
-    status code; the rest of the report; what the action says; "onhold" last."""
+    status code; the reply code (550 to RCPT TO, and the codes of one meaning); the rest of
+    the report; what the action says; the status code's subject digit; "onhold" last. A
+    transcript's positive replies are left out of the words first."""
     if status.startswith("2."):
         return "delivered"
+    text = _without_positive_replies(text)
     if status in DECISIVE_STATUSES:
         return STATUS_REASONS[status]
     by_domain = DOMAIN_REASONS.get(domain)
     if by_domain and not reason_by_text(text):
         return by_domain
     if diagnostic_type == "x-unix" or LOCAL_AGENT.match(text.lstrip()):
-        return _local_agent_reason(text)
+        return _local_agent_reason(text, status)
     reason = meaning.refine(reason_by_text(text), text) or _by_status_or_meaning(status, text)
     if reason == "userunknown" and not _says_address_is_dead(text):
         # The code in the server's own reply ("550 5.1.1 …") says more than the report's.
@@ -1328,11 +1331,19 @@ def reason_for(
     by_status = reason_by_status(status)
     if by_status:
         return by_status  # (what the words mean was asked above: they said nothing)
+    reply = reply_code(text)
+    if command == "RCPT" and reply in MAILBOX_REPLY_CODES:
+        # Refused for the mailbox itself with words that say nothing more ("550 <pat@…>:
+        # Recipient address rejected."): RFC 5321's "mailbox unavailable", a dead address.
+        return "userunknown"
+    if reply in REPLY_REASONS:
+        return REPLY_REASONS[reply]
     if diagnostic_type == "x-postfix":
         return "mailererror"  # Postfix's own words, none of them about the recipient
-    if fallback_text != text:
+    if fallback_text and fallback_text != text:
         # The rest of the report: its phrases, then what its words mean.
-        reason = reason_by_text(fallback_text[:4000]) or by_meaning(fallback_text[:4000])
+        rest = _without_positive_replies(fallback_text[:4000])
+        reason = reason_by_text(rest) or by_meaning(rest)
         if reason:
             return reason
     if action.startswith(("delayed", "expired")):
@@ -1341,7 +1352,23 @@ def reason_for(
         return "contenterror"
     if status[2:4] == "7.":
         return "securityerror"
+    if status[2:4] == "4.":
+        return "networkerror"  # RFC 3463 X.4.X: network and routing
     return "onhold" if text.strip() else "undefined"
+
+
+# A line of a session transcript that is a positive reply (RFC 5321 §4.2.1: 2yz done, 3yz go
+# on): the steps that went well, and the server's EHLO keywords ("250-STARTTLS", "250-AUTH"),
+# which name no cause of the failure.
+POSITIVE_REPLY_LINE = re.compile(
+    r"^[ \t]*(?:(?:out|in|s|<<<|<-)[: \t]+)?[23]\d\d(?:[ -][^\n]*)?$\n?", re.I | re.M
+)
+
+
+def _without_positive_replies(text: str) -> str:
+    if "\n" not in text:
+        return text
+    return POSITIVE_REPLY_LINE.sub("", text)
 
 
 def _unknown_or_filtered(status: str, command: str) -> str:
@@ -1354,6 +1381,20 @@ def _unknown_or_filtered(status: str, command: str) -> str:
     if by_status == "filtered" or command == "DATA":
         return "filtered"
     return "filtered"
+
+
+# Reply codes that answer for the mailbox itself (RFC 5321 §4.2.2): 550 mailbox unavailable,
+# 551 user not local, 553 mailbox name not allowed.
+MAILBOX_REPLY_CODES = frozenset({"550", "551", "553"})
+
+
+# Reply codes with one meaning whatever the words (RFC 5321 §4.2.3, RFC 4954 §6, RFC 7504),
+# for a reply whose words and status say nothing more.
+REPLY_REASONS = {
+    **dict.fromkeys(("500", "501", "502", "503", "504"), "syntaxerror"),  # command or syntax
+    **dict.fromkeys(("530", "534", "535", "538"), "securityerror"),  # authentication
+    **dict.fromkeys(("521", "556"), "notaccept"),  # the host or domain takes no mail
+}
 
 
 # Text that reads as one reason while the status code names a closer one.
@@ -1422,6 +1463,12 @@ def by_meaning(text: str) -> str:
     return meaning.reason_by_meaning(text, _held_out, _fired)
 
 
-def _local_agent_reason(text: str) -> str:
+def _local_agent_reason(text: str, status: str) -> str:
+    if not WORD_OF_LETTERS.search(text):
+        # Only an exit status ("X-Unix; 77"): the code the server mapped it to is all it says.
+        return reason_by_status(status) or "mailererror"
     found = reason_by_text(text) or by_meaning(text)
     return found if found in KEPT_BY_LOCAL_AGENT else "mailererror"
+
+
+WORD_OF_LETTERS = re.compile(r"[^\W\d_]{2,}")

@@ -396,10 +396,11 @@ def pipe_user() -> pwd.struct_passwd:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(PIPE_USER)
+        # (No colon in the comment: it is a field of /etc/passwd, and useradd refuses one.)
         run(
             ["useradd", "--system", "--user-group", "--no-create-home",
              "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-             "--comment", "Command Center tests: runs Postfix's pipe", PIPE_USER],
+             "--comment", "Command Center tests, runs Postfix's pipe", PIPE_USER],
             what=f"useradd {PIPE_USER}",
         )  # fmt: skip
         return pwd.getpwnam(PIPE_USER)

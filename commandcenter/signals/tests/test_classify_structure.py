@@ -240,6 +240,18 @@ From: alice@sales.example.com
     assert recipients(classify(raw)) == {"gone@example.org": "userunknown"}
 
 
+def test_an_address_quoted_after_a_reply_code_keeps_no_code_or_quote() -> None:
+    raw = message(
+        PLAIN_BOUNCE_HEADERS,
+        """
+The following message to <gone@example.org> was undeliverable.
+The reason for the problem:
+5.1.0 - Unknown address error 550-'gone@example.org... No such user'
+""",
+    )
+    assert recipients(classify(raw)) == {"gone@example.org": "userunknown"}
+
+
 # -- mailing lists -------------------------------------------------------------------------------
 
 
@@ -332,6 +344,8 @@ def only_recipient(raw: bytes) -> tuple[str, bool]:
         "550 Invalid final delivery userid: pat@example.org",
         "550 The mail account pat@example.org does not exist on this server",
         "550 Recipient pat@example.org is not a registered mailbox",
+        "554 The e-mail address you entered couldn't be found",
+        "554 The mail system could not find a mailbox for pat@example.org",
     ],
 )
 def test_it_reads_dead_address_wordings_no_phrase_table_holds(words: str) -> None:
@@ -390,6 +404,11 @@ def test_a_local_delivery_agents_error_is_a_mailer_error_not_a_dead_address(
     assert only_recipient(failed(diagnostic, status)) == ("mailererror", False)
 
 
+def test_a_local_delivery_agent_that_gives_only_its_exit_status_is_read_by_the_status() -> None:
+    """ "X-Unix; 77" says nothing but a number: the status the server mapped it to decides."""
+    assert only_recipient(failed("X-Unix; 77", "5.3.0")) == ("systemerror", False)
+
+
 def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
     assert only_recipient(failed("x-unix; maildrop: maildir over quota.", "5.2.2"))[0] == (
         "mailboxfull"
@@ -404,6 +423,7 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         ("550 5.7.1 Rejected: the IP address 192.0.2.1 has no PTR record", "requireptr"),
         ("554 5.7.1 Client host [192.0.2.1] blocked using zen.spamhaus.org", "blocked"),
         ("554 5.7.1 Rejected: reverse DNS of 192.0.2.1 is listed at a DNSBL", "blocked"),
+        ("554 5.7.1 Refused: hostname does not match IP address 192.0.2.1", "requireptr"),
         # authfailure vs blocked: SPF, DKIM, DMARC failures, even when they say "blocked".
         ("550 5.7.1 Message blocked: SPF validation failed for example.com", "authfailure"),
         ("550 5.7.1 Blocked: DKIM signature did not pass for sales.example.com", "authfailure"),
@@ -411,10 +431,18 @@ def test_a_local_delivery_agent_still_reports_a_full_mailbox() -> None:
         # rejected vs badreputation: the sender refused, or its reputation.
         ("550 5.7.1 Sender rejected due to the poor reputation of your domain", "badreputation"),
         ("553 5.7.1 Sender address rejected: not owned by user", "rejected"),
+        ("550 5.7.1 Rejected: 192.0.2.1 is on the Reputation Block List", "blocked"),
+        ("554 5.7.1 Spam source: IP in our reputation block list", "blocked"),
         # toomanyconn vs speeding: connections at once, or messages over time.
         ("421 4.7.0 Too many concurrent SMTP connections from this IP", "toomanyconn"),
         ("421 4.7.0 Connection rate limit exceeded for 192.0.2.1", "toomanyconn"),
         ("450 4.7.1 You have exceeded the sending rate of 100 messages per hour", "speeding"),
+        # rejected: our sender may not send as the identity it used.
+        ("550 5.7.60 Client does not have permissions to send as this sender", "rejected"),
+        ("550 5.7.1 You are sending from a different address than your account", "rejected"),
+        # policyviolation vs blocked: what the message carries is refused, not our IP.
+        ("554 5.7.1 Message blocked: attachments of this type are not allowed", "policyviolation"),
+        ("554 5.7.1 Blocked: the message holds a banned attachment (.exe)", "policyviolation"),
     ],
 )
 def test_it_tells_policy_reasons_apart_by_what_they_mean(words: str, reason: str) -> None:
@@ -474,3 +502,162 @@ def test_a_directory_that_has_no_such_address_means_a_dead_address(words: str) -
     """A groupware's directory look-up says the address is not there whatever the code and
     the stage: not a filter's polite refusal."""
     assert only_recipient(failed(f"smtp; {words}")) == ("userunknown", True)
+
+
+# -- session transcripts and several recipients ------------------------------------------------
+
+
+def test_a_transcript_is_read_at_its_failing_reply() -> None:
+    """A server's own transcript: the status is the failing reply's (4.3.0), not the 2.1.5
+    of the RCPT that went well; its EHLO keywords (250-STARTTLS) are no cause; the sender
+    given at MAIL FROM is no recipient."""
+    raw = message(
+        """
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: postmaster@mx.example.net
+Subject: Mail server: errors from relay.example.com[192.0.2.5]
+""",
+        """
+Transcript of session follows.
+
+ Out: 220 mx.example.net ESMTP
+ In:  EHLO relay.example.com
+ Out: 250-mx.example.net
+ Out: 250-STARTTLS
+ Out: 250-AUTH PLAIN LOGIN
+ Out: 250 8BITMIME
+ In:  MAIL FROM:<alice@sales.example.com> SIZE=4096
+ Out: 250 2.1.0 Ok
+ In:  RCPT TO:<pat@example.org>
+ Out: 250 2.1.5 Ok
+ In:  DATA
+ Out: 354 End data with <CR><LF>.<CR><LF>
+ Out: 451 4.3.0 Error: spool disk write failure
+ In:  QUIT
+ Out: 221 2.0.0 Bye
+""",
+    )
+    result = classify(raw)
+    assert result.kind == "bounce"
+    (recipient,) = result.recipients
+    assert (recipient.address, recipient.dsn_status, recipient.smtp_reply_code) == (
+        "pat@example.org",
+        "4.3.0",
+        "451",
+    )
+    assert (recipient.reason, recipient.hard_bounce) == ("systemerror", False)
+
+
+def test_a_recipients_lines_end_where_the_next_session_begins() -> None:
+    """Sendmail writes each recipient's result, then the transcript of its next session
+    ("While talking to …:"): a connection reset there is not why the address above failed."""
+    raw = message(
+        """
+From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.net>
+To: alice@sales.example.com
+Subject: Returned mail: Host unknown
+""",
+        """
+   ----- Transcript of session follows -----
+554 <pat@nowhere.example.org>... 550 Domain name not resolvable (authoritative answer)
+While talking to mx.example.com:
+>>> QUIT
+<<< 421 mx.example.com Sorry, try again later.
+421 mx.example.com (smtp)... Deferred: Connection reset by peer during greeting wait
+
+   ----- Unsent message follows -----
+From: alice@sales.example.com
+To: pat@nowhere.example.org
+Subject: Hello
+""",
+    )
+    assert only_recipient(raw) == ("hostunknown", True)
+
+
+def test_one_recipients_diagnostic_is_never_anothers() -> None:
+    """Per-recipient groups in a report whose MIME went flat (its boundary is indented, so
+    it is one text): the second group's "user unknown" says nothing of the first recipient."""
+    raw = message(
+        """
+From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.net>
+To: alice@sales.example.com
+Subject: Returned mail: see transcript for details
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="X9"
+""",
+        """
+ --X9
+Content-Type: text/plain
+
+   ----- The following addresses had permanent fatal errors -----
+<first@example.org>
+<second@example.net>
+
+ --X9
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; relay.example.net
+
+Final-Recipient: rfc822; first@example.org
+Action: failed
+Status: 5.0.0
+Diagnostic-Code: smtp; 550 Request could not be completed (code 41)
+
+Final-Recipient: rfc822; second@example.net
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+ --X9--
+""",
+    )
+    by_address = {r.address: r for r in classify(raw).recipients}
+    assert by_address["second@example.net"].reason == "userunknown"
+    assert by_address["first@example.org"].reason != "userunknown"
+    assert not by_address["first@example.org"].hard_bounce
+
+
+# -- reasons from codes -------------------------------------------------------------------------
+
+
+def test_a_mailbox_refused_at_rcpt_with_no_more_words_is_a_dead_address() -> None:
+    """RFC 5321: 550 to RCPT TO is "mailbox unavailable"; words that only echo the refusal
+    say nothing else."""
+    raw = failed("smtp; 550 <pat@example.org>: Recipient refused. (in reply to RCPT TO command)")
+    assert only_recipient(raw) == ("userunknown", True)
+    after_data = failed("smtp; 554 Transaction refused (in reply to end of DATA command)")
+    assert only_recipient(after_data)[1] is False
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "status", "reason"),
+    [
+        ("smtp; 530 Access denied", "5.0.0", "securityerror"),
+        ("smtp; 556 mail.example.org takes no messages", "5.0.0", "notaccept"),
+        ("smtp; 501 Bad parameters", "5.0.0", "syntaxerror"),
+        ("smtp; 550 5.4.9 Routing failure (code 17)", "5.4.9", "networkerror"),
+    ],
+)
+def test_a_reply_code_or_status_subject_decides_when_the_words_say_nothing(
+    diagnostic: str, status: str, reason: str
+) -> None:
+    """RFC 5321 syntax replies, RFC 4954 authentication, RFC 7504 no-mail hosts; RFC 3463's
+    X.4.X subject (network and routing) for a detail no table names."""
+    assert only_recipient(failed(diagnostic, status))[0] == reason
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["553 <pat@@example.org>: ill-formed recipient address", "501 Badly formed address"],
+)
+def test_a_badly_formed_address_is_a_syntax_error(words: str) -> None:
+    assert only_recipient(failed(f"smtp; {words}")) == ("syntaxerror", False)
+
+
+def test_a_consumer_ip_told_to_use_its_providers_server_is_blocked() -> None:
+    """Refused at MAIL FROM, but for the IP it came from: `blocked`, not our sender."""
+    raw = failed(
+        "smtp; 550 5.7.1 <alice@sales.example.com>... Dynamic IP addresses must send through "
+        "your ISP's mail server (in reply to MAIL FROM command)",
+        "5.7.1",
+    )
+    assert only_recipient(raw) == ("blocked", False)
