@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -22,9 +23,18 @@ from commandcenter.accounts.models import User
 from commandcenter.campaigns import enrol
 from commandcenter.campaigns.builder import visible_campaigns
 from commandcenter.campaigns.models import Campaign
-from commandcenter.outbox.compose import MAX_SELECT_AND_SEND
+from commandcenter.outbox.compose import (
+    MAX_SELECT_AND_SEND,
+    Content,
+    Recipient,
+    copy_content,
+    reply_subject,
+    thread_references,
+)
+from commandcenter.outbox.merge import defaults_for, missing_reason, render_parts
 from commandcenter.outbox.models import Email
 from commandcenter.people.models import Person
+from commandcenter.people.services import blocking_reasons
 from commandcenter.search.filters import Group
 from commandcenter.search.query import Scope, iterate, matching_emails
 from commandcenter.tasks.services import MAX_TITLE, TaskFields, create_task
@@ -62,7 +72,7 @@ class Refusal:
 class Outcome:
     """What an action made (tasks, enrolments) and whom it refused, with why."""
 
-    made: list[object] = field(default_factory=list)
+    made: list[Any] = field(default_factory=list)  # the Tasks or Enrolments
     refused: list[Refusal] = field(default_factory=list)
 
 
@@ -182,3 +192,44 @@ def engaged_emails(group: Group, scope: Scope, people: Sequence[Person]) -> dict
 
 def _rank(email: Email) -> tuple[bool, int]:
     return (getattr(email, "engaged_total", 0) > 0, email.pk)
+
+
+def follow_up_recipients(chosen: FollowUp) -> list[Recipient]:
+    return [Recipient(p.email, thread=chosen.threads.get(p.pk)) for p in chosen.people]
+
+
+def default_subject(chosen: FollowUp) -> str:
+    """The shared subject when the rep gives none: the answer to the first thread (each
+    threaded copy answers its own anyway)."""
+    first = next(iter(chosen.threads.values()), None)
+    return reply_subject(first.subject) if first else ""
+
+
+def preview(user: User, chosen: FollowUp, shared: Content) -> list[dict[str, Any]]:
+    """Each copy as it would go out (outbox.compose's content and merge rules), with the
+    thread it answers and what would stop it."""
+    blocked = blocking_reasons(chosen.people)
+    defaults = defaults_for(user)
+    copies = []
+    for person, recipient in zip(chosen.people, follow_up_recipients(chosen), strict=True):
+        content = copy_content(recipient, shared).completed()
+        rendered, missing = render_parts(
+            person, user, content.subject, content.body_text, content.body_html, defaults=defaults
+        )
+        problem = blocked.get(person.pk, "")
+        if missing and not problem:
+            problem = missing_reason(missing, [person.email])
+        thread = recipient.thread
+        copies.append(
+            {
+                "to": person.email,
+                "subject": rendered.subject,
+                "body_text": rendered.body_text,
+                "body_html": rendered.body_html,
+                "in_reply_to": thread.message_id if thread else None,
+                "references": thread_references(thread) if thread else "",
+                "answers": thread.pk if thread else None,
+                "problem": problem,
+            }
+        )
+    return copies

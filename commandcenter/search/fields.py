@@ -505,8 +505,10 @@ def visible_parts(model: str, campaign_path: str, ids: Sequence[int], ctx: Conte
     if reader is None:
         return set()
     campaigns = Campaign.objects.filter(visible_campaigns(reader, ctx.owner_ids))
-    rows = {"campaign": Campaign, "step": Step, "variant": Variant}[model].objects
-    found = rows.filter(pk__in=list(ids), **{f"{campaign_path}__in": campaigns.values("pk")})
+    models: dict[str, Any] = {"campaign": Campaign, "step": Step, "variant": Variant}
+    found = models[model].objects.filter(
+        pk__in=list(ids), **{f"{campaign_path}__in": campaigns.values("pk")}
+    )
     return set(found.values_list("pk", flat=True))
 
 
