@@ -506,9 +506,8 @@ def visible_parts(model: str, campaign_path: str, ids: Sequence[int], ctx: Conte
         return set()
     campaigns = Campaign.objects.filter(visible_campaigns(reader, ctx.owner_ids))
     models: dict[str, Any] = {"campaign": Campaign, "step": Step, "variant": Variant}
-    found = models[model].objects.filter(
-        pk__in=list(ids), **{f"{campaign_path}__in": campaigns.values("pk")}
-    )
+    seen = Q(**{f"{campaign_path}__in": campaigns.values("pk")})
+    found = models[model].objects.filter(Q(pk__in=list(ids)) & seen)
     return set(found.values_list("pk", flat=True))
 
 
