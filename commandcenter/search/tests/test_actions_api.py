@@ -312,3 +312,24 @@ def test_a_follow_up_cannot_thread_onto_another_reps_email(alice, bob):
             )
         assert "to[0]" in refused.value.errors
     assert Email.objects.count() == 2
+
+
+def test_a_campaign_no_longer_shared_stops_one_search_not_the_live_lists(api, client, alice, bob):
+    from commandcenter.search.models import FeedItem
+    from commandcenter.tracking.hits import drain
+    from commandcenter.tracking.tests.conftest import delivered_email
+    from commandcenter.tracking.tests.test_endpoints import click_paths
+
+    bobs = three_steps(bob, name="Bob's shared")
+    Campaign.objects.filter(pk=bobs.pk).update(shared_with_team=True)
+    in_campaign = api.post(
+        "/saved-searches", alice, {"name": "Bob's", "filter": condition("campaign", bobs.pk)}
+    ).data
+    clicked = api.post("/saved-searches", alice, {"name": "Clicked", "filter": CLICKED}).data
+    Campaign.objects.filter(pk=bobs.pk).update(shared_with_team=False)
+    email = delivered_email(alice)
+    client.get(click_paths(email)[0])
+    assert drain() == 1
+    assert FeedItem.objects.filter(search_id=clicked["id"], email=email, kind="joined").exists()
+    listed = {row["id"]: row["count"] for row in api.get("/saved-searches", alice).data}
+    assert listed == {in_campaign["id"]: 0, clicked["id"]: 1}
