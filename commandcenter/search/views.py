@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -461,13 +461,18 @@ def tasks_for_each(request: HttpRequest) -> HttpResponseBase:
     try:
         outcome = actions.tasks_for_each(user, chosen, fields)
     except TaskError as error:
-        for message in error.errors.values():
-            messages.error(request, message)
-        return redirect(_back(request))
+        return _refused(request, error.errors.values())
     summary = ngettext("%(n)d task made.", "%(n)d tasks made.", len(outcome.made)) % {
         "n": len(outcome.made)
     }
     return _outcome_page(request, _("Tasks for each"), summary, outcome)
+
+
+def _refused(request: HttpRequest, problems: Iterable[str]) -> HttpResponseBase:
+    """Back to the results, saying why nothing was done."""
+    for message in problems:
+        messages.error(request, message)
+    return redirect(_back(request))
 
 
 def _due(request: HttpRequest, user: User) -> dt.datetime | None:
@@ -496,9 +501,7 @@ def enrol_in_campaign(request: HttpRequest) -> HttpResponseBase:
     try:
         outcome = actions.enrol_each(user, campaign, chosen)
     except CampaignError as error:
-        for message in error.errors.values():
-            messages.error(request, message)
-        return redirect(_back(request))
+        return _refused(request, error.errors.values())
     summary = ngettext(
         "Enrolled %(n)d person in %(campaign)s.",
         "Enrolled %(n)d people in %(campaign)s.",

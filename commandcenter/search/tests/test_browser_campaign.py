@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 
 import pytest
 from django.db.models import F
 from playwright.sync_api import Page, expect
-from pytest_django.fixtures import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
 from commandcenter.accounts.models import User
@@ -26,37 +22,26 @@ from commandcenter.campaigns import enrol
 from commandcenter.campaigns.builder import StepSpec, create_campaign
 from commandcenter.campaigns.engine import Engine
 from commandcenter.campaigns.models import Campaign
-from commandcenter.campaigns.tests.conftest import send_through
 from commandcenter.campaigns.tests.inbound import reply_to
-from commandcenter.delivery.catcher import get_message, list_messages, start_catcher
+from commandcenter.delivery.catcher import get_message, list_messages
 from commandcenter.delivery.sender import Sender
 from commandcenter.outbox.models import Email
 from commandcenter.people.models import Person
 from commandcenter.search.models import SavedSearch
 from commandcenter.search.tests import test_browser as seeds
 from commandcenter.signals.apply import apply_inbound
+from commandcenter.web.tests import test_browser_campaigns as campaign_browser_test
 from commandcenter.web.tests.conftest import browser, screenshot  # noqa: F401 -- fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # The fixtures and helpers of the search's first browser test.
 page, tracking, hit, LIVE_WAIT_MS = seeds.page, seeds.tracking, seeds.hit, seeds.LIVE_WAIT_MS
+# The embedded mail catcher on a free port, the sender pointed at it (the campaigns' test's).
+catcher = campaign_browser_test.catcher
 PEOPLE = 100
 PUBLIC = "https://cc.example.net"
 PIXEL = re.compile(r'src="https://cc\.example\.net(/t/o/[^"]+)"')
 LINK = re.compile(r'href="https://cc\.example\.net(/t/c/[^"]+)"')
-
-
-@pytest.fixture
-def catcher(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
-    """The embedded mail catcher on a free port, the sender pointed at it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.CATCHER_DIR = tmp_path / "catcher"
-    controller = start_catcher(port=port)
-    send_through(settings, port)
-    yield
-    controller.stop()
 
 
 def campaign_of(rep: User) -> Campaign:
@@ -131,13 +116,8 @@ def build_the_seeds_search(page: Page) -> None:
     page.click("text=Add condition")
     conditions.nth(2).locator("select").first.select_option("clicks")
     conditions.nth(2).locator("select").nth(1).select_option("gte")
-    page.click("text=Add group")
-    nested = page.locator("#builder .group .group")
-    nested.locator(".group-head .not input").check()
-    nested.locator(".condition select").first.select_option("replies")
-    nested.locator(".condition select").nth(1).select_option("gte")
-    page.select_option("select[name=results]", "people")
-    page.click("button:has-text('Search')")
+    seeds.add_no_reply_group(page)
+    seeds.search_for_people(page)
 
 
 def addresses_in_results(page: Page) -> list[str]:
