@@ -28,7 +28,7 @@ from commandcenter.campaigns.builder import live_steps
 from commandcenter.campaigns.models import Campaign, Enrolment, EnrolmentEvent, Step, Variant
 from commandcenter.campaigns.states import State, transition_many
 from commandcenter.lib.zones import zone
-from commandcenter.outbox.compose import Content
+from commandcenter.outbox.compose import Content, thread_references, threaded_content
 from commandcenter.outbox.models import Email
 from commandcenter.tasks.models import Task, TaskEvent
 from commandcenter.tasks.states import TaskStatus
@@ -287,10 +287,9 @@ class Engine:
             references = ""
             earlier = previous.get(e.pk)
             if step.thread and earlier is not None:
-                content = Content(
-                    mailing.reply_subject(earlier.subject), content.body_text, content.body_html
-                )
-                references = mailing.thread_references(earlier)
+                # The outbox's one threading rule (the search's follow-up keeps it too).
+                content = threaded_content(content, earlier)
+                references = thread_references(earlier)
             planned = e.next_at or timezone.now()
             where = schedule.zone_for(e.person, e.owner)
             due = throttle.window_start(policies.get(e.owner_id), planned, where)

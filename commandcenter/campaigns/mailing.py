@@ -104,15 +104,6 @@ def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
     )
 
 
-def thread_references(previous: Email) -> str:
-    """The References of a follow-up to `previous`: its own, then its Message-ID."""
-    return " ".join(part for part in (previous.reference_ids, previous.message_id) if part)
-
-
-def reply_subject(subject: str) -> str:
-    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
-
-
 def emails_of(enrolment_ids: Iterable[int], step_id: int) -> dict[int, Email]:
     return {
         e.enrolment_id: e

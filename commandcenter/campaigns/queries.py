@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from commandcenter.campaigns.builder import live_steps
-from commandcenter.campaigns.models import Campaign, Enrolment, Step
+from commandcenter.campaigns.models import Campaign, Enrolment, Step, Variant
 from commandcenter.campaigns.states import FINAL, LIVE, ExitReason, State
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
@@ -33,6 +33,14 @@ def put_campaign_labels(emails: Iterable[Email]) -> None:
         step = steps.get(email.step_id) if email.step_id else None
         if step is not None:
             email.campaign_label = f"{step.campaign.name} · {step.label}"  # type: ignore[attr-defined]
+
+
+def variant_letters(variant_ids: Iterable[int | None]) -> dict[int, str]:
+    """Variant id -> its letter (A, B…), in one query for a page."""
+    ids = {pk for pk in variant_ids if pk}
+    if not ids:
+        return {}
+    return {v.pk: v.letter for v in Variant.objects.filter(pk__in=ids).only("pk", "index")}
 
 
 def state_counts(campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:

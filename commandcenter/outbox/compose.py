@@ -133,11 +133,42 @@ class Content:
 
 @dataclass
 class Recipient:
-    """One recipient of a bulk send; Select and Send may give each one its own content."""
+    """One recipient of a bulk send; Select and Send may give each one its own content, and
+    thread it onto an earlier email to that person (`thread`: the follow-up answers it)."""
 
     to: str
     content: Content | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    thread: Email | None = None
+
+
+# -- threads --------------------------------------------------------------------------------
+# One rule for every follow-up that continues a conversation (a campaign's threaded step, the
+# search's follow-up): the subject answers the earlier one, and the headers name the thread.
+
+
+def thread_references(previous: Email) -> str:
+    """The References of a follow-up to `previous`: its own, then its Message-ID (the
+    sender turns the last one into In-Reply-To: delivery.message.thread_headers)."""
+    return " ".join(part for part in (previous.reference_ids, previous.message_id) if part)
+
+
+def reply_subject(subject: str) -> str:
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+
+
+def threaded_content(content: Content, previous: Email) -> Content:
+    """A follow-up's content: the body as written, the subject answering `previous`."""
+    return Content(reply_subject(previous.subject), content.body_text, content.body_html)
+
+
+def thread_refusal(user: User, address: str, previous: Email) -> str:
+    """Why a follow-up to `address` cannot be threaded onto `previous` ("" if it can)."""
+    if previous.owner_id != user.pk or previous.to_address.lower() != address.lower():
+        return _("Only an email of yours to this person can be answered.")
+    if not previous.message_id:
+        return _("This email was never sent, so there is no thread to answer.")
+    return ""
 
 
 def resolve_send_at(send_at: dt.datetime | None, errors: dict[str, str]) -> dt.datetime:
@@ -248,6 +279,7 @@ def _new_email(
     batch: Batch | None = None,
     template: Template | None = None,
     send_zone: str = "",
+    references: str = "",
 ) -> Email:
     person, content, rendered = prepared.person, prepared.content, prepared.rendered
     if draft:
@@ -281,6 +313,7 @@ def _new_email(
         due_at=send_at if status == Status.SCHEDULED else None,
         failed_at=now if status == Status.FAILED else None,
         sort_at=send_at if status == Status.SCHEDULED else now,
+        reference_ids=references,
     )
 
 
@@ -366,6 +399,7 @@ def compose_bulk(
     """
     errors: dict[str, str] = {}
     content, addresses = _check_bulk(mode, recipients, content, errors)
+    _check_threads(user, mode, recipients, addresses, errors)
     fills = check_fills(fill or {}, errors)
     when = resolve_send_at(send_at, errors)
     if errors:
@@ -378,7 +412,7 @@ def compose_bulk(
         prepared, blocked = _prepare_bulk(
             user,
             [people[address] for address in addresses],
-            [recipient.content or content for recipient in recipients],
+            [copy_content(recipient, content) for recipient in recipients],
             fail_unfillable=fail_unfillable,
         )
         batch = Batch.objects.create(
@@ -394,8 +428,9 @@ def compose_bulk(
                 batch=batch,
                 template=template,
                 send_zone=send_zone,
+                references=thread_references(recipient.thread) if recipient.thread else "",
             )
-            for item in prepared
+            for item, recipient in zip(prepared, recipients, strict=True)
         ]
         return batch, _save_with_events(emails)
 
@@ -491,6 +526,32 @@ def _prepare_bulk(
             ]
         )
     return prepared, blocked
+
+
+def _check_threads(
+    user: User,
+    mode: str,
+    recipients: Sequence[Recipient],
+    addresses: Sequence[str],
+    errors: dict[str, str],
+) -> None:
+    """A copy may answer an earlier email: one of the user's, sent, to that recipient; never
+    in a Group send (one content for all)."""
+    for index, (recipient, address) in enumerate(zip(recipients, addresses, strict=True)):
+        if recipient.thread is None:
+            continue
+        if mode == Batch.Mode.GROUP:
+            errors[f"to[{index}]"] = _("A group email has one content for all recipients.")
+        elif address and (refusal := thread_refusal(user, address, recipient.thread)):
+            errors[f"to[{index}]"] = refusal
+
+
+def copy_content(recipient: Recipient, shared: Content) -> Content:
+    """What one recipient of a bulk send gets, as written: their own edited copy, else the
+    shared content (answering their thread, if it continues one)."""
+    if recipient.content is not None:
+        return recipient.content
+    return threaded_content(shared, recipient.thread) if recipient.thread else shared
 
 
 def _address(raw: object, errors: dict[str, str], key: str) -> str:

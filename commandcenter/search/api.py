@@ -1,4 +1,5 @@
-"""The search API: POST /search, the filter schema, saved searches and their results, CSV.
+"""The search API: POST /search, the filter schema, saved searches and their results, CSV,
+and acting on results (tasks for each, enrolment, a threaded follow-up).
 
 Thin handlers: the rules live in query.py and saved.py. A bad filter is a 400 whose
 `errors` names the part of the filter and says why.
@@ -13,14 +14,20 @@ from django.http.response import HttpResponseBase
 from ninja import Field, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.errors import HttpError
-from pydantic import ConfigDict, StrictBool
+from pydantic import ConfigDict, StrictBool, StrictInt
 
 from commandcenter.accounts.models import User
 from commandcenter.api.auth import Viewer, viewer
+from commandcenter.api.campaigns import EnrolOut, enrolment_json, raise_campaign_error
 from commandcenter.api.errors import BadInput
-from commandcenter.api.schemas import Text, answers, email_json, person_brief
+from commandcenter.api.schemas import IsoTime, Text, answers, email_json, emails_json, person_brief
+from commandcenter.api.tasks import task_json
+from commandcenter.campaigns.builder import CampaignError
+from commandcenter.campaigns.models import Enrolment
+from commandcenter.outbox.compose import Content, compose_bulk
+from commandcenter.outbox.models import Batch
+from commandcenter.search import actions, schema
 from commandcenter.search import saved as saved_searches
-from commandcenter.search import schema
 from commandcenter.search.export import csv_lines
 from commandcenter.search.filters import Condition, FilterError, Group, parse
 from commandcenter.search.models import SavedSearch
@@ -30,10 +37,13 @@ from commandcenter.search.query import (
     BadSearchCursor,
     Page,
     Result,
+    Scope,
     iterate,
     scope_for,
     search,
 )
+from commandcenter.tasks.models import Task
+from commandcenter.tasks.services import TaskError, TaskFields
 
 router = Router(tags=["search"])
 
@@ -206,6 +216,193 @@ def export(request: HttpRequest, payload: ExportIn) -> HttpResponseBase:
         return csv_response(rows, payload.results, "search")
 
     return _run(go)  # type: ignore[no-any-return]
+
+
+# -- acting on results ---------------------------------------------------------------------
+
+
+class SelectionIn(Schema):
+    """Whom an action applies to: the results of a filter (or of a saved search), all of
+    them, or the emails `ids` of them; each person once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filter: dict[str, Any] | str | None = Field(None, description="Absent: everything.")
+    saved: StrictInt | None = Field(None, description="A saved search instead of a filter.")
+    results: Literal["emails", "people"] = "emails"
+    sort: Text = "newest"
+    ids: list[int] | None = Field(
+        None, description="Only these emails of the results (a selection); absent: all."
+    )
+
+
+class TaskSpecIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["email", "call", "linkedin", "custom"]
+    due_at: IsoTime
+    priority: Literal["normal", "high"] = "normal"
+    title: Text = Field("", description="Absent: “Follow up: ” and the person's email subject.")
+    all_day: StrictBool = False
+    notes: Text = ""
+
+
+class TasksIn(SelectionIn):
+    task: TaskSpecIn
+
+
+class TasksOut(Schema):
+    made: int
+    tasks: list[dict[str, Any]]
+    refused: list[dict[str, str]]
+
+
+class EnrolSelectionIn(SelectionIn):
+    campaign: StrictInt = Field(description="A campaign of yours or shared with your team.")
+
+
+class FollowUpIn(SelectionIn):
+    subject: Text = Field(
+        "", description="For people with no email to answer; a threaded copy says “Re: …”."
+    )
+    body_text: Text = ""
+    body_html: Text = ""
+    send_at: IsoTime | None = None
+    preview: StrictBool = Field(False, description="True: the copies as they would go, not sent.")
+
+
+def _selected(request: HttpRequest, payload: SelectionIn) -> tuple[Group, Scope, str, str]:
+    """The filter (or saved search) narrowed to the selection, its scope, results, sort."""
+    current = viewer(request)
+    if payload.saved is not None:
+        if payload.filter is not None:
+            raise BadInput({"saved": "Give a filter or a saved search, not both."}, 400)
+        found = saved_or_404(request, payload.saved)
+        group = saved_searches.parsed(found)
+        scope = saved_searches.scope_of(found, _reader(current))
+        results, sort = found.results, found.sort or "newest"
+    else:
+        group, scope = parse(payload.filter), _scope(current)
+        results, sort = payload.results, payload.sort
+    group = _with_selection(group, payload.ids)
+    # A bad sort or filter is a 400 before anything is done.
+    search(group, scope, results=results, sort=sort, limit=1, with_total=False)
+    return group, scope, results, sort
+
+
+def _chosen(request: HttpRequest, payload: SelectionIn) -> list[actions.Chosen]:
+    def go() -> list[actions.Chosen]:
+        group, scope, results, sort = _selected(request, payload)
+        return actions.chosen_people(group, scope, results=results, sort=sort)
+
+    return _acting(go)  # type: ignore[no-any-return]
+
+
+def _acting(action: Any) -> Any:
+    try:
+        return _run(action)
+    except actions.TooManyPeople as error:
+        raise BadInput({"ids": str(error)}, status_code=400) from None
+
+
+def refusals_json(refused: list[actions.Refusal]) -> list[dict[str, str]]:
+    return [{"address": r.address, "reason": r.reason} for r in refused]
+
+
+@router.post(
+    "/search/tasks",
+    response=answers({201: TasksOut}),
+    summary="A task for each person of the results (or of a selection)",
+)
+def tasks_for_each(request: HttpRequest, payload: TasksIn) -> Reply[dict[str, Any]]:
+    user = viewer(request).writer()
+    chosen = _chosen(request, payload)
+    spec = payload.task
+    fields = TaskFields(
+        type=spec.type,
+        priority=spec.priority,
+        title=spec.title or None,
+        due_at=spec.due_at,
+        all_day=spec.all_day,
+        notes=spec.notes,
+    )
+    try:
+        outcome = actions.tasks_for_each(user, chosen, fields)
+    except TaskError as error:
+        raise BadInput({f"task.{key}": message for key, message in error.errors.items()}) from None
+    made = Task.objects.filter(pk__in=[t.pk for t in outcome.made])
+    return Reply(
+        201,
+        {
+            "made": len(outcome.made),
+            "tasks": [
+                task_json(t) for t in made.select_related("person", "owner", "assignee", "done_by")
+            ],
+            "refused": refusals_json(outcome.refused),
+        },
+    )
+
+
+@router.post(
+    "/search/enrolments",
+    response=answers({201: EnrolOut}, 409),
+    summary="Enrol the people of the results (or of a selection) in a campaign",
+)
+def enrol_each(request: HttpRequest, payload: EnrolSelectionIn) -> Reply[dict[str, Any]]:
+    user = viewer(request).writer()
+    campaign = actions.usable_campaign(user, payload.campaign)
+    if campaign is None:
+        raise BadInput(
+            {"campaign": f"No campaign {payload.campaign} of yours or shared with your team."}
+        )
+    chosen = _chosen(request, payload)
+    try:
+        outcome = actions.enrol_each(user, campaign, chosen)
+    except CampaignError as error:
+        raise_campaign_error(error)
+    enrolments = Enrolment.objects.filter(pk__in=[e.pk for e in outcome.made])
+    return Reply(
+        201,
+        {
+            "enrolled": [
+                enrolment_json(e) for e in enrolments.select_related("person", "next_step")
+            ],
+            "refused": refusals_json(outcome.refused),
+        },
+    )
+
+
+@router.post(
+    "/search/follow-up",
+    response=answers({200: dict[str, Any], 201: dict[str, Any]}),
+    summary="Select and Send to the people of the results, each copy answering the email "
+    "that person engaged with (preview: the copies, not sent)",
+)
+def follow_up(request: HttpRequest, payload: FollowUpIn) -> Reply[dict[str, Any]]:
+    user = viewer(request).writer()
+
+    def go() -> actions.FollowUp:
+        group, scope, results, sort = _selected(request, payload)
+        return actions.follow_up(user, group, scope, results=results, sort=sort)
+
+    chosen: actions.FollowUp = _acting(go)
+    if not chosen.people:
+        raise BadInput({"ids": "None of these results is one of your people."}, 400)
+    shared = Content(
+        payload.subject or actions.default_subject(chosen),
+        payload.body_text,
+        payload.body_html,
+    )
+    refused = refusals_json(chosen.refused)
+    if payload.preview:
+        copies = actions.preview(user, chosen, shared)
+        return Reply(200, {"copies": copies, "refused": refused})
+    recipients = actions.follow_up_recipients(chosen)
+    batch, emails = compose_bulk(
+        user, mode=Batch.Mode.SELECT_AND_SEND, recipients=recipients, content=shared,
+        send_at=payload.send_at,
+    )  # fmt: skip
+    return Reply(201, {"batch": batch.pk, "emails": emails_json(emails), "refused": refused})
 
 
 # -- saved searches ------------------------------------------------------------------------

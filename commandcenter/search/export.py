@@ -11,6 +11,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from commandcenter.campaigns.models import Step
+from commandcenter.campaigns.queries import variant_letters
+from commandcenter.outbox.models import Email
 from commandcenter.search.query import Result
 
 EMAIL_COLUMNS = [
@@ -33,6 +36,11 @@ EMAIL_COLUMNS = [
     "replies",
     "message_id",
     "batch",
+    "campaign_id",
+    "campaign",
+    "step_id",
+    "step",
+    "variant",
 ]
 PEOPLE_COLUMNS = [
     "person_id",
@@ -51,6 +59,8 @@ PEOPLE_COLUMNS = [
     "opens",
     "clicks",
     "replies",
+    "latest_campaign",
+    "latest_step",
 ]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -71,8 +81,29 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def email_row(row: Result) -> list[Any]:
+class CampaignNames:
+    """The campaign name, step label and variant letter of each row's email, looked up once
+    per step and variant however many rows share them (a streamed export reads no page)."""
+
+    def __init__(self) -> None:
+        self.steps: dict[int, tuple[str, str]] = {}
+        self.letters: dict[int, str] = {}
+
+    def of(self, email: Email) -> tuple[str, str, str]:
+        if email.step_id is None:
+            return "", "", ""
+        if email.step_id not in self.steps:
+            step = Step.objects.select_related("campaign").filter(pk=email.step_id).first()
+            self.steps[email.step_id] = (step.campaign.name, step.label) if step else ("", "")
+        if email.variant_id and email.variant_id not in self.letters:
+            self.letters.update(variant_letters([email.variant_id]))
+        campaign, step_label = self.steps[email.step_id]
+        return campaign, step_label, self.letters.get(email.variant_id or 0, "")
+
+
+def email_row(row: Result, names: CampaignNames) -> list[Any]:
     email, person = row.email, row.person
+    campaign, step, variant = names.of(email)
     return [
         email.pk,
         email.status,
@@ -93,11 +124,17 @@ def email_row(row: Result) -> list[Any]:
         email.replies,
         email.message_id,
         email.batch_id,
+        email.campaign_id,
+        campaign,
+        email.step_id,
+        step,
+        variant,
     ]
 
 
-def person_row(row: Result) -> list[Any]:
+def person_row(row: Result, names: CampaignNames) -> list[Any]:
     email, person = row.email, row.person
+    campaign, step, _variant = names.of(email)
     return [
         person.pk,
         person.email,
@@ -115,6 +152,8 @@ def person_row(row: Result) -> list[Any]:
         email.opens,
         email.clicks,
         email.replies,
+        campaign,
+        step,
     ]
 
 
@@ -122,6 +161,7 @@ def csv_lines(rows: Iterable[Result], results: str) -> Iterator[str]:
     writer = csv.writer(_Line())
     people = results == "people"
     yield writer.writerow(PEOPLE_COLUMNS if people else EMAIL_COLUMNS)
+    names = CampaignNames()
     for row in rows:
-        values = person_row(row) if people else email_row(row)
+        values = person_row(row, names) if people else email_row(row, names)
         yield writer.writerow([_cell(value) for value in values])

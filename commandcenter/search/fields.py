@@ -1,13 +1,9 @@
 """The one table of what a filter can say: each field, its operators, its values, its SQL.
 
 Every field is an entry of FIELDS built from a few kinds (text, choice, counter, date, words,
-owner, reference). A kind checks a condition's value into its Python type and compiles it to
-a Django Q object: values always reach the database as parameters, never as SQL. Adding a
-field is one entry here, e.g. when campaigns land:
-
-    "campaign": Reference("campaign_id", _("Campaign")),
-    "step": Reference("step_id", _("Step")),
-    "variant": Reference("variant_id", _("Variant")),
+owner, reference, campaign part). A kind checks a condition's value into its Python type
+and compiles it to a Django Q object: values always reach the database as parameters, never
+as SQL. Adding a field is one entry here.
 """
 
 from __future__ import annotations
@@ -471,7 +467,7 @@ class Owner(Kind):
 
 
 class Reference(Equality):
-    """A row the email points to, by id (its person, its batch; later campaign and step)."""
+    """A row the email points to, by id (its person, its batch)."""
 
     value_type = "integer"
 
@@ -479,6 +475,40 @@ class Reference(Equality):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
             raise ValueError(f"{str(value)[:40]!r} is not an id.")
         return value
+
+
+class CampaignPart(Reference):
+    """A campaign, one of its steps or one of their A/B variants, by id: only one the reader
+    may see (campaigns.builder.visible_campaigns: their own, or shared with their team). Any
+    other id is refused by name, so that a filter cannot probe another rep's campaigns."""
+
+    def __init__(self, column: str, label: Promise, model: str, campaign_path: str) -> None:
+        super().__init__(column, label)
+        self.model = model  # "campaign", "step" or "variant"
+        self.campaign_path = campaign_path  # from the model to its campaign's id
+
+    def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
+        ids = value if op == "in" else (value,)
+        unseen = sorted(set(ids) - visible_parts(self.model, self.campaign_path, ids, ctx))
+        if unseen:
+            raise ValueError(f"no {self.model} with id {unseen[0]} that you can see.")
+        return super().compile(op, value, options, ctx)
+
+
+def visible_parts(model: str, campaign_path: str, ids: Sequence[int], ctx: Context) -> set[int]:
+    """Which of these campaign (step, variant) ids the reader of `ctx` may see."""
+    from commandcenter.accounts.models import User
+    from commandcenter.campaigns.builder import visible_campaigns
+    from commandcenter.campaigns.models import Campaign, Step, Variant
+
+    reader = User.objects.filter(pk=ctx.me_id).first()
+    if reader is None:
+        return set()
+    campaigns = Campaign.objects.filter(visible_campaigns(reader, ctx.owner_ids))
+    models: dict[str, Any] = {"campaign": Campaign, "step": Step, "variant": Variant}
+    seen = Q(**{f"{campaign_path}__in": campaigns.values("pk")})
+    found = models[model].objects.filter(Q(pk__in=list(ids)) & seen)
+    return set(found.values_list("pk", flat=True))
 
 
 FIELDS: dict[str, Kind] = {
@@ -500,6 +530,9 @@ FIELDS: dict[str, Kind] = {
     "subject": Text("subject", _("Subject")),
     "text": Words("id", _("Subject or body words")),
     "owner": Owner("owner_id", _("Owner")),
+    "campaign": CampaignPart("campaign_id", _("Campaign"), "campaign", "pk"),
+    "step": CampaignPart("step_id", _("Campaign step"), "step", "campaign_id"),
+    "variant": CampaignPart("variant_id", _("A/B variant"), "variant", "step__campaign_id"),
     "person": Reference("person_id", _("Person")),
     "batch": Reference("batch_id", _("Batch")),
     "id": Reference("id", _("Email")),

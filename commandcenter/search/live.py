@@ -62,11 +62,13 @@ def refresh(ids: list[int]) -> int:
         covered = [pk for pk, owner in owners.items() if owner in scope.owner_ids]
         if not covered:
             continue
-        matched = set(
-            matching_emails(parsed(saved), scope)
-            .filter(pk__in=covered)
-            .values_list("pk", flat=True)
-        )
+        try:
+            matching = matching_emails(parsed(saved), scope)
+        except FilterError:
+            # It names what its owner may no longer see (a teammate who left the team, a
+            # campaign no longer shared): it matches nothing now, and the others go on.
+            continue
+        matched = set(matching.filter(pk__in=covered).values_list("pk", flat=True))
         members = set(
             Member.objects.filter(search=saved, email_id__in=covered).values_list(
                 "email_id", flat=True

@@ -12,6 +12,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("saved/<int:search_id>/", views.saved_page, name="saved"),
     path("saved/<int:search_id>/change/", views.saved_change, name="saved_change"),
     path("follow-up/", views.follow_up, name="follow_up"),
+    path("tasks/", views.tasks_for_each, name="tasks"),
+    path("enrol/", views.enrol_in_campaign, name="enrol"),
     path("export.csv", views.export_csv, name="export"),
     path("feed/", stream_views.page_feed, name="feed"),
 ]

@@ -1,9 +1,12 @@
 """The search pages: the builder (its URL carries the filter), results, saved searches,
-Most Engaged, follow-up, CSV export. Thin views over query.py and saved.py."""
+Most Engaged, and acting on results: follow-up, tasks, enrolment, CSV export. Thin views over
+query.py, saved.py and actions.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,10 +17,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from commandcenter.accounts.models import User
+from commandcenter.campaigns.builder import CampaignError, visible_campaigns
+from commandcenter.campaigns.models import Campaign, Step, Variant
+from commandcenter.campaigns.queries import put_campaign_labels, variant_letters
 from commandcenter.outbox.compose import MAX_SELECT_AND_SEND
+from commandcenter.search import actions
 from commandcenter.search import saved as saved_searches
 from commandcenter.search.export import csv_lines
 from commandcenter.search.fields import FIELDS, OP_LABELS, PRESETS, Counter
@@ -34,6 +42,8 @@ from commandcenter.search.query import (
     scope_for,
     search,
 )
+from commandcenter.tasks.models import Task
+from commandcenter.tasks.services import TaskError, TaskFields, whole_day
 from commandcenter.web.decorators import web_view
 from commandcenter.web.folders import STATUS_LABELS
 from commandcenter.web.scope import scope_for as web_scope
@@ -69,15 +79,18 @@ def _reader_scope(request: HttpRequest) -> Scope:
     return scope_for(signed_in_user(request), scope.owner_ids, timezone.get_current_timezone())
 
 
-def builder_fields() -> dict[str, Any]:
-    """What the builder's script needs of the field table, in the reader's language."""
+def builder_fields(reader: User, owner_ids: Sequence[int]) -> dict[str, Any]:
+    """What the builder's script needs of the field table, in the reader's language; the
+    campaign fields offer the campaigns, steps and variants the reader may see."""
+    parts = campaign_choices(reader, owner_ids)
     return {
         "fields": {
             name: {
                 "label": str(kind.label),
                 "ops": list(kind.ops),
                 "type": kind.value_type,
-                "choices": [
+                "choices": parts.get(name)
+                or [
                     [value, str(STATUS_LABELS.get(value, value))]
                     for value in getattr(kind, "choices", ())
                 ],
@@ -101,6 +114,29 @@ def builder_fields() -> dict[str, Any]:
     }
 
 
+def campaign_choices(reader: User, owner_ids: Sequence[int]) -> dict[str, list[list[Any]]]:
+    """[id, label] of the campaigns the reader may see, of their email steps and of the
+    steps' A/B variants (the campaign fields' choices)."""
+    campaigns = list(
+        Campaign.objects.filter(visible_campaigns(reader, owner_ids)).order_by("name", "pk")[:500]
+    )
+    names = {c.pk: c.name for c in campaigns}
+    steps = [
+        s
+        for s in Step.objects.filter(campaign_id__in=names).order_by("campaign_id", "position")
+        if s.is_email
+    ]
+    labels = {s.pk: f"{names[s.campaign_id]} · {s.label}" for s in steps}
+    variants = Variant.objects.filter(step_id__in=labels).order_by("step_id", "index")
+    return {
+        "campaign": [[c.pk, c.name] for c in campaigns],
+        "step": [[pk, label] for pk, label in labels.items()],
+        "variant": [
+            [v.pk, f"{labels[v.step_id]} · {v.letter}: {v.subject}"[:200]] for v in variants
+        ],
+    }
+
+
 def _document(request: HttpRequest) -> Any:
     raw = request.GET.get("f", "")
     return raw if raw.strip() else None
@@ -117,10 +153,30 @@ def _page_context(
     page = search(
         group, scope, results=results, sort=sort, cursor=request.GET.get("cursor") or None
     )
-    return {"page": page, "rows": _rows(page, set()), "results": results, "sort": sort}
+    return {
+        "page": page,
+        "rows": _rows(page, set()),
+        "results": results,
+        "sort": sort,
+        **_action_choices(request),
+    }
+
+
+def _action_choices(request: HttpRequest) -> dict[str, Any]:
+    """What the actions on the results offer: campaigns to enrol in, task types."""
+    user = signed_in_user(request)
+    return {
+        "enrol_campaigns": Campaign.objects.filter(
+            visible_campaigns(user, (user.pk,)), status=Campaign.Status.ACTIVE
+        ).order_by("name", "pk")[:500],
+        "task_types": Task.Type.choices,
+        "today": timezone.localdate().isoformat(),
+    }
 
 
 def _rows(page: Page, new: set[int]) -> list[dict[str, Any]]:
+    put_campaign_labels([row.email for row in page.rows])
+    letters = variant_letters(row.email.variant_id for row in page.rows)
     return [
         {
             "email": row.email,
@@ -128,6 +184,8 @@ def _rows(page: Page, new: set[int]) -> list[dict[str, Any]]:
             "emails": row.emails,
             "score": row.score,
             "status_label": STATUS_LABELS.get(row.email.status, row.email.status),
+            "campaign": getattr(row.email, "campaign_label", ""),
+            "variant": letters.get(row.email.variant_id or 0, ""),
             "new": row.email.pk in new,
         }
         for row in page.rows
@@ -140,8 +198,9 @@ def search_page(request: HttpRequest) -> HttpResponseBase:
     results = request.GET.get("results", "emails")
     results = results if results in RESULTS else "emails"
     sort = request.GET.get("sort", "newest")
+    reader = signed_in_user(request)
     context: dict[str, Any] = {
-        "builder": builder_fields(),
+        "builder": builder_fields(reader, web_scope(request).owner_ids),
         "document": request.GET.get("f", ""),
         "results": results,
         "sort": sort,
@@ -246,6 +305,7 @@ def saved_page(request: HttpRequest, search_id: int) -> HttpResponseBase:
         "is_owner": found.owner_id == user.pk,
         "edit_url": search_url(found.filter, results=found.results, sort=found.sort or "newest"),
         "query_string": "",
+        **_action_choices(request),
     }
     if request.GET.get("part") == "rows":
         return render(request, "search/_table.html", context)
@@ -307,32 +367,170 @@ def _selection(request: HttpRequest) -> tuple[Group, Scope, str, str]:
     return group, scope, results, sort
 
 
-@web_view
-def follow_up(request: HttpRequest) -> HttpResponseBase:
-    """Select and Send to the people of the selection (or of all results), with its
-    per-recipient preview. Only one's own people can be emailed."""
+def _acting_on(request: HttpRequest) -> tuple[Group, Scope, str, str] | HttpResponseBase:
+    """The selection an action applies to, or the way back when it cannot be read."""
     try:
-        group, scope, results, sort = _selection(request)
+        return _selection(request)
     except FilterError as error:
         messages.error(request, str(error))
         return redirect("search:search")
+
+
+def _back(request: HttpRequest) -> str:
+    """Where the results the action came from are (the saved search's page, or the search
+    with its filter)."""
+    saved_id = request.POST.get("saved", "")
+    if saved_id.isdigit():
+        return reverse("search:saved", kwargs={"search_id": int(saved_id)})
+    query = urlencode(
+        {
+            key: request.POST.get(key, "")
+            for key in ("f", "results", "sort")
+            if request.POST.get(key)
+        }
+    )
+    return f"{reverse('search:search')}?{query}"
+
+
+@web_view
+def follow_up(request: HttpRequest) -> HttpResponseBase:
+    """Select and Send to the people of the selection (or of all results), with its
+    per-recipient preview, each copy threaded onto the email that person engaged with. Only
+    one's own people can be emailed."""
+    selection = _acting_on(request)
+    if isinstance(selection, HttpResponseBase):
+        return selection
+    group, scope, results, sort = selection
     user = signed_in_user(request)
-    people: list[int] = []
-    for row in iterate(group, scope, results=results, sort=sort):
-        if row.person.owner_id == user.pk and row.person.pk not in people:
-            people.append(row.person.pk)
-        if len(people) > MAX_SELECT_AND_SEND:
-            messages.error(
-                request,
-                _("A follow-up goes to at most %(n)d people; narrow the search or pick rows.")
-                % {"n": MAX_SELECT_AND_SEND},
-            )
-            return redirect(request.META.get("HTTP_REFERER") or reverse("search:search"))
-    if not people:
+    try:
+        chosen = actions.follow_up(user, group, scope, results=results, sort=sort)
+    except actions.TooManyPeople:
+        messages.error(
+            request,
+            _("A follow-up goes to at most %(n)d people; narrow the search or pick rows.")
+            % {"n": MAX_SELECT_AND_SEND},
+        )
+        return redirect(_back(request))
+    if chosen.refused:
+        messages.warning(request, _refused_summary(len(chosen.refused)))
+    if not chosen.people:
         messages.error(request, _("Choose one or more of your own results to follow up."))
-        return redirect(reverse("search:search"))
-    query = urlencode([("mode", "select_and_send")] + [("person", pk) for pk in people])
+        return redirect(_back(request))
+    threads = [("thread", chosen.threads[p.pk].pk) for p in chosen.people if p.pk in chosen.threads]
+    others = [("person", p.pk) for p in chosen.people if p.pk not in chosen.threads]
+    query = urlencode([("mode", "select_and_send"), *threads, *others])
     return redirect(f"{reverse('web:compose_bulk')}?{query}")
+
+
+def _refused_summary(n: int) -> str:
+    return ngettext(
+        "%(n)d result is someone else's person and was left out.",
+        "%(n)d results are other people's and were left out.",
+        n,
+    ) % {"n": n}
+
+
+def _chosen(request: HttpRequest) -> list[actions.Chosen] | HttpResponseBase:
+    selection = _acting_on(request)
+    if isinstance(selection, HttpResponseBase):
+        return selection
+    group, scope, results, sort = selection
+    try:
+        return actions.chosen_people(group, scope, results=results, sort=sort)
+    except actions.TooManyPeople as error:
+        messages.error(request, str(error))
+        return redirect(_back(request))
+
+
+@web_view
+@require_POST
+def tasks_for_each(request: HttpRequest) -> HttpResponseBase:
+    """A task for each person of the selection: how many were made, who was refused, why."""
+    chosen = _chosen(request)
+    if isinstance(chosen, HttpResponseBase):
+        return chosen
+    user = signed_in_user(request)
+    fields = TaskFields(
+        type=request.POST.get("task_type", ""),
+        priority=request.POST.get("task_priority") or None,
+        title=request.POST.get("task_title", "").strip()[:300] or None,
+        due_at=_due(request, user),
+        all_day=True,
+        notes=request.POST.get("task_notes", "")[:20_000] or None,
+    )
+    try:
+        outcome = actions.tasks_for_each(user, chosen, fields)
+    except TaskError as error:
+        return _refused(request, error.errors.values())
+    summary = ngettext("%(n)d task made.", "%(n)d tasks made.", len(outcome.made)) % {
+        "n": len(outcome.made)
+    }
+    return _outcome_page(request, _("Tasks for each"), summary, outcome)
+
+
+def _refused(request: HttpRequest, problems: Iterable[str]) -> HttpResponseBase:
+    """Back to the results, saying why nothing was done."""
+    for message in problems:
+        messages.error(request, message)
+    return redirect(_back(request))
+
+
+def _due(request: HttpRequest, user: User) -> dt.datetime | None:
+    """The tasks' due day (the start of it in the rep's zone); None when it is not a date."""
+    try:
+        day = dt.date.fromisoformat(request.POST.get("task_due", "")[:10])
+    except ValueError:
+        return None
+    return whole_day(day, user)
+
+
+@web_view
+@require_POST
+def enrol_in_campaign(request: HttpRequest) -> HttpResponseBase:
+    """Enrol the people of the selection in a campaign: how many went in, who was refused
+    and why."""
+    user = signed_in_user(request)
+    raw = request.POST.get("campaign", "")
+    campaign = actions.usable_campaign(user, int(raw) if raw.isdigit() and len(raw) < 18 else 0)
+    if campaign is None:
+        messages.error(request, _("Choose a campaign of yours or of your team."))
+        return redirect(_back(request))
+    chosen = _chosen(request)
+    if isinstance(chosen, HttpResponseBase):
+        return chosen
+    try:
+        outcome = actions.enrol_each(user, campaign, chosen)
+    except CampaignError as error:
+        return _refused(request, error.errors.values())
+    summary = ngettext(
+        "Enrolled %(n)d person in %(campaign)s.",
+        "Enrolled %(n)d people in %(campaign)s.",
+        len(outcome.made),
+    ) % {"n": len(outcome.made), "campaign": campaign.name}
+    return _outcome_page(
+        request, _("Enrol in a campaign"), summary, outcome, link=("web:campaign", campaign.pk)
+    )
+
+
+def _outcome_page(
+    request: HttpRequest,
+    title: str,
+    summary: str,
+    outcome: actions.Outcome,
+    link: tuple[str, int] | None = None,
+) -> HttpResponseBase:
+    return render(
+        request,
+        "search/acted.html",
+        {
+            "title": title,
+            "summary": summary,
+            "made": len(outcome.made),
+            "refused": outcome.refused,
+            "back": _back(request),
+            "link": reverse(link[0], args=[link[1]]) if link else "",
+        },
+    )
 
 
 @web_view

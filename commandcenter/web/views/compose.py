@@ -40,7 +40,9 @@ from commandcenter.outbox.compose import (
     compose_bulk,
     compose_single,
     edit_email,
+    reply_subject,
     text_from_html,
+    threaded_content,
     written_content,
 )
 from commandcenter.outbox.merge import (
@@ -353,6 +355,8 @@ class CopyPreview:
     blocked: bool = False
     missing: list[str] = field(default_factory=list)
     fills: dict[str, str] = field(default_factory=dict)
+    # The earlier email this copy answers (a threaded follow-up), if any.
+    thread: Email | None = None
 
     @property
     def key(self) -> str:
@@ -372,13 +376,19 @@ def compose_bulk_view(request: HttpRequest) -> HttpResponse:
         raise Http404
     limit = MAX_GROUP if mode == Batch.Mode.GROUP else MAX_SELECT_AND_SEND
     context: dict[str, object] = {"mode": mode, "limit": limit, "mode_label": _mode_label(mode)}
+    threads = _threads(request, user) if mode == Batch.Mode.SELECT_AND_SEND else {}
+    context["threads"] = list(threads.values())
     if request.method != "POST":
+        picked = _picked_addresses(request, user)
         initial = {
             **_initial_schedule(user),
-            "to": "\n".join(_picked_addresses(request, user)),
+            "to": "\n".join(picked + [a for a in threads if a not in picked]),
             "text_follows": True,
             **_starting_content(request, user),
         }
+        if threads and not initial.get("subject"):
+            # Each threaded copy answers its own email; this is what the others get.
+            initial["subject"] = reply_subject(next(iter(threads.values())).subject)
         form = BulkEmailForm(initial=initial)
         return render(request, "web/compose_bulk.html", {**_editor_context(user, form), **context})
     form = BulkEmailForm(_without_removed(request))
@@ -391,7 +401,7 @@ def compose_bulk_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "web/compose_bulk.html", context)
     shared = _content_of(form)
-    copies = _previews(request, user, form, shared, mode)
+    copies = _previews(request, user, form, shared, mode, threads)
     context["copies"] = copies
     context["problems"] = sum(1 for copy in copies if copy.problem and not copy.blocked)
     if intent in {"send", "schedule"} and not form.errors:
@@ -424,6 +434,18 @@ def _picked_addresses(request: HttpRequest, user: User) -> list[str]:
     return [person.email for person in people]
 
 
+def _threads(request: HttpRequest, user: User) -> dict[str, Email]:
+    """The earlier emails a follow-up answers (?thread=ID, the search's follow-up), by
+    recipient address: the user's own sent emails only, one per person."""
+    data = request.POST if request.method == "POST" else request.GET
+    ids = [int(raw) for raw in data.getlist("thread") if raw.isdigit() and len(raw) < 18]
+    found: dict[str, Email] = {}
+    sent = Email.objects.owned_by(user.pk).exclude(message_id="")
+    for email in sent.filter(pk__in=ids[:MAX_SELECT_AND_SEND]).order_by("to_address", "-pk"):
+        found.setdefault(email.to_address.lower(), email)
+    return found
+
+
 def _people_for(user: User, addresses: list[str]) -> dict[str, Person]:
     """The user's existing people for these addresses; unsaved ones for the others."""
     found = {
@@ -436,7 +458,12 @@ def _people_for(user: User, addresses: list[str]) -> dict[str, Person]:
 
 
 def _previews(
-    request: HttpRequest, user: User, form: BulkEmailForm, shared: Content, mode: str
+    request: HttpRequest,
+    user: User,
+    form: BulkEmailForm,
+    shared: Content,
+    mode: str,
+    threads: Mapping[str, Email],
 ) -> list[CopyPreview]:
     addresses: list[str] = []
     for raw in form.addresses():
@@ -455,8 +482,10 @@ def _previews(
     defaults = defaults_for(user)
     copies = []
     for index, address in enumerate(addresses):
-        content, edited = _copy_content(request, index, address, shared, mode)
-        copy = CopyPreview(index, address, people[address], content, edited)
+        thread = threads.get(address)
+        base = threaded_content(shared, thread) if thread else shared
+        content, edited = _copy_content(request, index, address, base, mode)
+        copy = CopyPreview(index, address, people[address], content, edited, thread=thread)
         copy.fills = _fills_for(request, address, prefix=f"fill-{_key(address)}")
         _fill_preview(copy, user, blocked, defaults)
         copies.append(copy)
@@ -471,7 +500,8 @@ def _key(address: str) -> str:
 def _copy_content(
     request: HttpRequest, index: int, address: str, shared: Content, mode: str
 ) -> tuple[Content, bool]:
-    """A Select and Send copy as the rep edited it (or the shared content, untouched)."""
+    """A Select and Send copy as the rep edited it (or `shared`, untouched: the shared
+    content, answering the copy's thread if it has one)."""
     # The edits belong to the address they were made for: the list may have changed since.
     key = _key(address)
     if mode != Batch.Mode.SELECT_AND_SEND or request.POST.get(f"copy-{key}-to") != address:
@@ -536,7 +566,10 @@ def _send_bulk(
     send_at = _when(form, intent)
     if form.errors:
         return None
-    recipients = [Recipient(copy.address, copy.content if copy.edited else None) for copy in copies]
+    recipients = [
+        Recipient(copy.address, copy.content if copy.edited else None, thread=copy.thread)
+        for copy in copies
+    ]
     try:
         batch, _emails = compose_bulk(
             user,

@@ -127,7 +127,7 @@
       cond.field = field.value;
       var next = fields[cond.field];
       cond.op = next.ops[0];
-      cond.value = next.type === "integer" ? 1 : (next.choices.length ? next.choices[0][0] : "");
+      cond.value = next.choices.length ? next.choices[0][0] : (next.type === "integer" ? 1 : "");
       self.render();
     });
     var op = select(spec.ops.map(function (name) { return [name, config.ops[name] || name]; }), cond.op);
@@ -188,9 +188,10 @@
       if (spec.choices.length) {
         var many = select(spec.choices, null);
         many.multiple = true;
-        Array.prototype.forEach.call(many.options, function (option) { option.selected = list.indexOf(option.value) >= 0; });
+        var chosen = list.map(String);
+        Array.prototype.forEach.call(many.options, function (option) { option.selected = chosen.indexOf(option.value) >= 0; });
         return bind(many, function () {
-          return Array.prototype.filter.call(many.options, function (o) { return o.selected; }).map(function (o) { return o.value; });
+          return Array.prototype.filter.call(many.options, function (o) { return o.selected; }).map(function (o) { return typed(o.value); });
         });
       }
       var joined = el("input", { type: "text", value: list.join(", "), "class": "value" });
