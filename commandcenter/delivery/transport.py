@@ -255,7 +255,8 @@ class Transport:
             raise
         except OSError as error:  # smtplib's exceptions are OSErrors too
             raise connection_problem(error) from error
-        return Receipt({"smtp_reply": reply})
+        # The server that took it, for the rep's timeline ("accepted by mail.example.com").
+        return Receipt({"smtp_reply": reply, "smtp_server": str(self.backend.host)})
 
     def _send_through_backend(self, message: EmailMessage) -> Receipt:
         try:

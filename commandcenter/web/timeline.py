@@ -1,4 +1,4 @@
-"""An email's timeline as a rep reads it: "Sent to Pat · accepted by the mail server (250 …)",
+"""An email's timeline as a rep reads it: "Sent to Pat · accepted by mail.example.com (250 …)",
 "Opened · iPhone, Mail app", "Opened by a link scanner (not counted)".
 
 Each Event becomes one entry: a sentence in the rep's language (with any words that came from
@@ -108,6 +108,10 @@ def _sent(event: Event, name: str) -> tuple[SafeString, str]:
     if event.from_status == event.to_status:
         # A late proof of delivery, kept beside "delivery unknown".
         return _with(_("The mail server had accepted it after all."), quote=reply), "good"
+    server = str(data.get("smtp_server") or "")
+    if reply and server:
+        text = _("Sent to %(name)s · accepted by %(server)s:") % {"name": name, "server": server}
+        return _with(text, quote=reply), "good"
     if reply:
         text = _("Sent to %(name)s · accepted by the mail server:") % {"name": name}
         return _with(text, quote=reply), "good"

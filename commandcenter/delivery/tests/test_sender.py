@@ -58,6 +58,7 @@ def test_it_delivers_through_a_real_smtp_server(alice: User, sink: SmtpSink) -> 
     assert kinds(email) == ["created", "claimed", "sent"]
     sent = email.events.get(kind="sent")
     assert sent.data["smtp_reply"] == "250 2.0.0 Ok: queued as SINK1"
+    assert sent.data["smtp_server"] == "127.0.0.1"
     assert sent.data["message_id"] == email.message_id
 
 
