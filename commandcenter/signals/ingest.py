@@ -4,7 +4,7 @@ call `ingest_one`, so a message piped to either is treated alike."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connections
 
 from commandcenter.signals.apply import apply_inbound, is_temporary_failure
 from commandcenter.signals.handoff import Envelope, Outcome
@@ -33,9 +33,9 @@ def ingest_one(raw: bytes, envelope: Envelope) -> Outcome:
 
 
 def ingest_handed_off(raw: bytes, envelope: Envelope) -> Outcome:
-    """The worker's side of a hand-off: each in its own thread, with its own connection."""
-    close_old_connections()
+    """The worker's side of a hand-off: each in a thread of its own, whose database
+    connection is closed when it is done (the thread ends; its connection must not linger)."""
     try:
         return ingest_one(raw, envelope)
     finally:
-        close_old_connections()
+        connections.close_all()
