@@ -28,7 +28,12 @@ from commandcenter.campaigns.builder import live_steps
 from commandcenter.campaigns.models import Campaign, Enrolment, EnrolmentEvent, Step, Variant
 from commandcenter.campaigns.states import State, transition_many
 from commandcenter.lib.zones import zone
-from commandcenter.outbox.compose import Content, thread_references, threaded_content
+from commandcenter.outbox.compose import (
+    Content,
+    StepMarks,
+    thread_references,
+    threaded_content,
+)
 from commandcenter.outbox.models import Email
 from commandcenter.tasks.models import Task, TaskEvent
 from commandcenter.tasks.states import TaskStatus
@@ -296,14 +301,16 @@ class Engine:
             owners[e.owner_id] = e.owner
             by_owner[e.owner_id].append(
                 mailing.Outgoing(
-                    enrolment_id=e.pk,
                     person=e.person,
                     content=content,
-                    due_at=due,
-                    campaign_id=e.campaign_id,
-                    step_id=step.pk,
-                    variant_id=variant.pk if variant else None,
-                    references=references,
+                    marks=StepMarks(
+                        campaign_id=e.campaign_id,
+                        step_id=step.pk,
+                        enrolment_id=e.pk,
+                        due_at=due,
+                        variant_id=variant.pk if variant else None,
+                        reference_ids=references,
+                    ),
                 )
             )
         for owner_id, outgoing in by_owner.items():

@@ -9,7 +9,6 @@ merge fields flows in here.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,16 +57,11 @@ def preview(template: str, person: Person, owner: User, *, html: bool = False) -
 
 @dataclass
 class Outgoing:
-    """One campaign email to make."""
+    """One campaign email to make: to whom, what, and what it carries (StepMarks)."""
 
-    enrolment_id: int
     person: Person
     content: Content
-    due_at: dt.datetime
-    campaign_id: int
-    step_id: int
-    variant_id: int | None = None
-    references: str = ""
+    marks: StepMarks
 
 
 def make_emails(owner: User, outgoing: Sequence[Outgoing]) -> list[Email]:
@@ -87,20 +81,7 @@ def make_emails(owner: User, outgoing: Sequence[Outgoing]) -> list[Email]:
 
 def _make_group(owner: User, items: list[Outgoing]) -> list[Email]:
     return compose_step_emails(
-        owner,
-        [item.person for item in items],
-        items[0].content,
-        [
-            StepMarks(
-                campaign_id=item.campaign_id,
-                step_id=item.step_id,
-                enrolment_id=item.enrolment_id,
-                due_at=item.due_at,
-                variant_id=item.variant_id,
-                reference_ids=item.references,
-            )
-            for item in items
-        ],
+        owner, [item.person for item in items], items[0].content, [item.marks for item in items]
     )
 
 
