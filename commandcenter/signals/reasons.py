@@ -1316,7 +1316,7 @@ def reason_for(
     reason = meaning.refine(reason_by_text(text), text) or _by_status_or_meaning(status, text)
     if reason == "userunknown" and not _says_address_is_dead(text):
         # The code in the server's own reply ("550 5.1.1 …") says more than the report's.
-        reason = _unknown_or_filtered(status_code(text) or status, command)
+        reason = _unknown_or_filtered(status_code(text) or status, command, text)
     elif reason in NARROWED_BY_STATUS and reason_by_status(status) in NARROWED_BY_STATUS[reason]:
         reason = reason_by_status(status)
     if command == "MAIL" and reason in SENDER_SIDE_WHEN_MAIL:
@@ -1371,16 +1371,31 @@ def _without_positive_replies(text: str) -> str:
     return POSITIVE_REPLY_LINE.sub("", text)
 
 
-def _unknown_or_filtered(status: str, command: str) -> str:
+def _unknown_or_filtered(status: str, command: str, text: str) -> str:
     """ "No such user" answered to RCPT TO (or with a 5.1.x status) is a dead address; said
     after the message was sent (DATA, or a 5.2.x status) it is a filter's answer (as sisimai
-    reads it)."""
+    reads it). With neither, a reply in the form of an answer to RCPT TO for one address
+    decides, when the status code's subject says nothing (X.0.X)."""
     by_status = reason_by_status(status)
     if by_status == "userunknown" or status[1:3] == ".1" or command == "RCPT":
         return "userunknown"
     if by_status == "filtered" or command == "DATA":
         return "filtered"
+    if status[1:3] == ".0" and REPLY_FOR_ONE_ADDRESS.match(text.lstrip()):
+        return "userunknown"
     return "filtered"
+
+
+# The form of a server's answer to RCPT TO (RFC 5321 §3.3, §4.2): the reply code, then the
+# mailbox it refused, then why: Sendmail's "550 pat@example.org... No such user", Postfix's
+# and most others' "550 <pat@example.org>: User unknown". A refusal after DATA is for the
+# message and names no one mailbox first. Read only beside a Status code that gives no detail
+# (5.0.0): a gateway's summary with no Status field may quote a reply out of its dialogue.
+REPLY_FOR_ONE_ADDRESS = re.compile(
+    r"(?:smtp;\s*)?[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3}\s+)?"
+    r"(?:<[^\s<>@]+@[^\s<>]+>|[^\s<>@]+@[^\s<>]+?\.\.\.)\s*:?",
+    re.I,
+)
 
 
 # Reply codes that answer for the mailbox itself (RFC 5321 §4.2.2): 550 mailbox unavailable,

@@ -661,3 +661,37 @@ def test_a_consumer_ip_told_to_use_its_providers_server_is_blocked() -> None:
         "5.7.1",
     )
     assert only_recipient(raw) == ("blocked", False)
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    ["smtp; 550 <pat@example.org>: User unknown", "smtp; 550 pat@example.org... No such user"],
+)
+def test_a_reply_that_names_the_refused_mailbox_answers_rcpt(diagnostic: str) -> None:
+    """ "No such user" with no command and an undetailed 5.0.0: a reply in the form of an
+    answer to RCPT TO (the code, then the mailbox) places the refusal at RCPT, a dead address."""
+    assert only_recipient(failed(diagnostic)) == ("userunknown", True)
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "status"),
+    [
+        ("smtp; 550 User unknown", "5.0.0"),  # names no mailbox: it may be the message's
+        ("smtp; 550 <pat@example.org>: User unknown", "5.2.0"),  # the code says: the mailbox
+        ("smtp; 550 <pat@example.org>: User unknown (in reply to end of DATA command)", "5.0.0"),
+    ],
+)
+def test_no_such_user_after_the_message_or_without_a_mailbox_stays_filtered(
+    diagnostic: str, status: str
+) -> None:
+    assert only_recipient(failed(diagnostic, status)) == ("filtered", False)
+
+
+def test_such_a_reply_in_a_record_without_a_status_stays_filtered() -> None:
+    """A record with no Status field (RFC 3464 requires one): a gateway's own summary, whose
+    quoted reply is not placed in the dialogue by any code."""
+    raw = report(
+        "Original-Recipient: <pat@example.org>\nAction: failed\n"
+        "Diagnostic-Code: smtp; 550 pat@example.org... No such user"
+    )
+    assert only_recipient(raw) == ("filtered", False)
