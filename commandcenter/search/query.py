@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
-from django.db.models.lookups import In
 
 from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
@@ -119,17 +118,14 @@ def compile_filter(node: Node, ctx: Context) -> Q:
     return combined
 
 
-def scope_emails(scope: Scope, *, by_words: bool = False) -> QuerySet[Email]:
-    """Every email of the scope (deleted ones never). `by_words`: the owners are tested on
-    each row rather than looked up by index (see _counted_by_words)."""
-    owners = list(scope.owner_ids)
-    mine = Q(In(F("owner_id") + 0, owners)) if by_words else Q(owner_id__in=owners)
-    return Email.objects.filter(mine).exclude(status=Status.DELETED)
+def scope_emails(scope: Scope) -> QuerySet[Email]:
+    """Every email of the scope (deleted ones never)."""
+    return Email.objects.filter(owner_id__in=list(scope.owner_ids)).exclude(status=Status.DELETED)
 
 
-def matching_emails(group: Group, scope: Scope, *, by_words: bool = False) -> QuerySet[Email]:
+def matching_emails(group: Group, scope: Scope) -> QuerySet[Email]:
     """Every email of the scope the filter matches."""
-    return scope_emails(scope, by_words=by_words).filter(compile_filter(group, scope.context()))
+    return scope_emails(scope).filter(compile_filter(group, scope.context()))
 
 
 def count_many(searches: Sequence[tuple[Group, str]], scope: Scope) -> list[int]:
@@ -162,31 +158,25 @@ def count_many(searches: Sequence[tuple[Group, str]], scope: Scope) -> list[int]
 
 def _counted_alone(group: Group, results: str) -> bool:
     """Whether a filter is cheaper counted by itself than as one more test in the shared
-    scan: a status-only filter (the folder index counts it without reading a row) and a
-    word search (the word index names its few emails)."""
+    scan: a status-only filter (the folder index counts it without reading a row) and, on
+    SQLite, a word search (in the shared scan each email would be looked up in the list of
+    the word's emails: 37 ms at 100,000 emails, against 8 ms counted alone; PostgreSQL
+    tests them against a hash of the list, made once)."""
     if results == "emails" and fields_used(group) <= {"status"}:
         return group != EMPTY
-    return _counted_by_words(group)
+    return connection.vendor == "sqlite" and _has_words(group)
 
 
-def _counted_by_words(group: Group) -> bool:
-    """A filter that requires words (a word condition at its top level, ANDed): its count
-    starts from the emails the word index names and tests only those, instead of testing
-    each of the owners' emails against the index's list. On SQLite the owner condition is
-    what would make the planner walk the owners' emails: it is tested per row instead.
-    (PostgreSQL chooses by its statistics of the words.)"""
-    return (
-        connection.vendor == "sqlite"
-        and group.kind == "all"
-        and any(
-            isinstance(child, Condition) and isinstance(FIELDS[child.field], Words)
-            for child in group.children
-        )
+def _has_words(group: Group) -> bool:
+    """A word condition at the top level of an AND: the filter needs those words."""
+    return group.kind == "all" and any(
+        isinstance(child, Condition) and isinstance(FIELDS[child.field], Words)
+        for child in group.children
     )
 
 
 def count(group: Group, scope: Scope, results: str = "emails") -> int:
-    emails = matching_emails(group, scope, by_words=_counted_by_words(group))
+    emails = matching_emails(group, scope)
     if results == "people":
         # (person_id + 0: see _people_page)
         return emails.annotate(who=F("person_id") + 0).values("who").distinct().count()

@@ -244,9 +244,9 @@ def test_the_sidebar_counts_in_one_pass_agree_with_each_count(api: Api, alice, b
 
 
 def test_sidebar_counts_by_index_alone_agree_with_the_shared_pass(alice: User, bob: User) -> None:
-    """Status-only filters and word searches are counted by their own query (query.py
-    _counted_alone); negated or OR-ed words, and everything else, in the shared pass. Each
-    number is what that filter finds, whichever way it was counted."""
+    """Status-only filters (and on SQLite word searches) are counted by their own query
+    (query.py _counted_alone); negated or OR-ed words, and everything else, in the shared
+    pass. Each number is what that filter finds, whichever way it was counted."""
     from commandcenter.search import saved as saved_searches
 
     engaged(alice, "a@a.example", opens=1, subject="Pricing plans")
