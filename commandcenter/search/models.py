@@ -108,17 +108,21 @@ class Engagement(models.Model):
 
     class Meta:
         indexes = [
+            # A rep's rows in email order, every column with them: the ids a filter takes
+            # from here come out sorted, so SQLite builds the IN (subquery) list by appending
+            # (in column order it was a random insert per id: half a filter's time at 100,000
+            # emails), and no row of the table itself is read.
             models.Index(
                 fields=[
                     "owner_id",
+                    "email",
                     "opens_all",
                     "clicks_all",
                     "first_open_after",
                     "first_click_after",
                     "first_reply_after",
-                    "email",
                 ],
-                name="search_engagement_owner",
+                name="search_engagement_owner_email",
             )
         ]
 

@@ -15,14 +15,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum, Window
 
 from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
-from commandcenter.search.fields import FIELDS, Context
-from commandcenter.search.filters import Condition, FilterError, Group, Node, Not
+from commandcenter.search.fields import FIELDS, Context, Words
+from commandcenter.search.filters import (
+    EMPTY,
+    Condition,
+    FilterError,
+    Group,
+    Node,
+    Not,
+    fields_used,
+)
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -120,19 +129,50 @@ def matching_emails(group: Group, scope: Scope) -> QuerySet[Email]:
 
 
 def count_many(searches: Sequence[tuple[Group, str]], scope: Scope) -> list[int]:
-    """The counts of many filters over one scope in one pass over its emails (the sidebar):
-    each filter is a conditional COUNT of the same scan."""
-    if not searches:
-        return []
-    ctx = scope.context()
-    aggregates = {
-        f"c{index}": Count("person_id", filter=compile_filter(group, ctx), distinct=True)
-        if results == "people"
-        else Count("pk", filter=compile_filter(group, ctx))
-        for index, (group, results) in enumerate(searches)
-    }
-    found = scope_emails(scope).aggregate(**aggregates)
-    return [int(found[f"c{index}"]) for index in range(len(searches))]
+    """The counts of many filters over one scope (the sidebar). Those an index counts by
+    itself (_counted_alone) are counted so, each in its own query; the others together in
+    one pass over the scope's emails, each a conditional COUNT of the same scan (a filter
+    costs that scan a test per email: a few milliseconds at 100,000)."""
+    found: dict[int, int] = {}
+    shared: list[int] = []
+    for index, (group, results) in enumerate(searches):
+        if _counted_alone(group, results):
+            found[index] = count(group, scope, results)
+        else:
+            shared.append(index)
+    if shared:
+        ctx = scope.context()
+        aggregates = {}
+        for index in shared:
+            group, results = searches[index]
+            condition = compile_filter(group, ctx)
+            aggregates[f"c{index}"] = (
+                Count("person_id", filter=condition, distinct=True)
+                if results == "people"
+                else Count("pk", filter=condition)
+            )
+        counted = scope_emails(scope).aggregate(**aggregates)
+        found.update({index: int(counted[f"c{index}"]) for index in shared})
+    return [found[index] for index in range(len(searches))]
+
+
+def _counted_alone(group: Group, results: str) -> bool:
+    """Whether a filter is cheaper counted by itself than as one more test in the shared
+    scan: a status-only filter (the folder index counts it without reading a row) and, on
+    SQLite, a word search (in the shared scan each email would be looked up in the list of
+    the word's emails: 37 ms at 100,000 emails, against 8 ms counted alone; PostgreSQL
+    tests them against a hash of the list, made once)."""
+    if results == "emails" and fields_used(group) <= {"status"}:
+        return group != EMPTY
+    return connection.vendor == "sqlite" and _has_words(group)
+
+
+def _has_words(group: Group) -> bool:
+    """A word condition at the top level of an AND: the filter needs those words."""
+    return group.kind == "all" and any(
+        isinstance(child, Condition) and isinstance(FIELDS[child.field], Words)
+        for child in group.children
+    )
 
 
 def count(group: Group, scope: Scope, results: str = "emails") -> int:

@@ -241,3 +241,47 @@ def test_the_sidebar_counts_in_one_pass_agree_with_each_count(api: Api, alice, b
     one_by_one = {s.pk: saved_searches.current_count(s, alice) for s in searches}
     assert together == one_by_one
     assert sorted(together.values()) == [1, 1, 1, 3]
+
+
+def test_sidebar_counts_by_index_alone_agree_with_the_shared_pass(alice: User, bob: User) -> None:
+    """Status-only filters (and on SQLite word searches) are counted by their own query
+    (query.py _counted_alone); negated or OR-ed words, and everything else, in the shared
+    pass. Each number is what that filter finds, whichever way it was counted."""
+    from commandcenter.search import saved as saved_searches
+
+    engaged(alice, "a@a.example", opens=1, subject="Pricing plans")
+    engaged(alice, "b@b.example", clicks=1, subject="Pricing for you")
+    email_in(Status.BOUNCED, alice, to="c@c.example", subject="Pricing again")
+    email_in(Status.DELETED, alice, to="d@d.example", subject="Pricing deleted")
+    email_in(Status.BOUNCED, bob, to="e@e.example", subject="Pricing of bob")
+    pricing = {"field": "text", "op": "contains", "value": "pricing"}
+    documents: dict[str, tuple[dict, str, int]] = {
+        "bounced": ({"all": [{"field": "status", "op": "eq", "value": "bounced"}]}, "emails", 1),
+        "not deleted": ({"not": {"field": "status", "op": "eq", "value": "bounced"}}, "emails", 2),
+        "words": ({"all": [pricing]}, "emails", 3),
+        "words as people": ({"all": [pricing]}, "people", 3),
+        "words and opened": (
+            {"all": [pricing, {"field": "opens", "op": "gte", "value": 1}]},
+            "emails",
+            1,
+        ),
+        "no words": ({"all": [{"not": pricing}]}, "emails", 0),
+        "words or clicked": (
+            {"any": [pricing, {"field": "clicks", "op": "gte", "value": 1}]},
+            "emails",
+            3,
+        ),
+        "bounced words": (
+            {"all": [pricing, {"field": "status", "op": "in", "value": ["bounced", "spam"]}]},
+            "emails",
+            1,
+        ),
+    }
+    searches = [
+        SavedSearch.objects.create(owner=alice, name=name, filter={"v": 1, **doc}, results=results)
+        for name, (doc, results, _) in documents.items()
+    ]
+    together = saved_searches.counts(searches, alice)
+    by_name = {s.name: together[s.pk] for s in searches}
+    assert by_name == {name: expected for name, (_, _, expected) in documents.items()}
+    assert together == {s.pk: saved_searches.current_count(s, alice) for s in searches}

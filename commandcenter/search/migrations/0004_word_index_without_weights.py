@@ -1,0 +1,35 @@
+"""PostgreSQL's word index without weights (the owner's token is "@42" instead of an "o42" of
+weight A): a weighted query made the index recheck each row it found, i.e. run the text
+functions on it. SQLite's FTS5 table is unchanged."""
+
+from django.db import migrations
+
+from commandcenter.search import fulltext
+
+OLD_INDEX = (
+    "CREATE INDEX IF NOT EXISTS search_email_words ON outbox_email USING GIN ("
+    "(setweight(to_tsvector('simple', regexp_replace(subject || ' ' || body_text, '\\W+', ' ', "
+    "'g')), 'D') || setweight(to_tsvector('simple', 'o' || owner_id::text), 'A')))"
+)
+
+
+def _replace(schema_editor, create: str) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("DROP INDEX IF EXISTS search_email_words")
+        cursor.execute(create)
+
+
+def forwards(apps, schema_editor):
+    _replace(schema_editor, fulltext.POSTGRES_INDEX)
+
+
+def backwards(apps, schema_editor):
+    _replace(schema_editor, OLD_INDEX)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("search", "0003_engagement_index_in_email_order")]
+
+    operations = [migrations.RunPython(forwards, backwards)]
