@@ -174,10 +174,13 @@ def measure_ours(count: int, messages_file: str) -> None:
     rep.first_name, rep.last_name, rep.signature = "Ben", "Chmark", "Ben Chmark, Bench Inc."
     rep.save()
     content = Content(
-        "Quick question for {{company}}",
-        "Hi {{first_name}},\n\nWould a short call next week work?\n\n{{my_signature}}",
-        "<p>Hi {{first_name}},</p><p>Would a <a href='https://example.com/demo'>short call</a> "
-        "next week work?</p><p>{{my_signature}}</p>",
+        # New addresses have no name or company yet: the fallbacks fill them (the merge rule
+        # refuses a field that would come out empty).
+        "Quick question for {{company | your team}}",
+        "Hi {{first_name | there}},\n\nWould a short call next week work?\n\n{{my_signature}}",
+        "<p>Hi {{first_name | there}},</p><p>Would a "
+        "<a href='https://example.com/demo'>short call</a> next week work?</p>"
+        "<p>{{my_signature}}</p>",
     )
     addresses = [f"prospect{n}@customer{n % 50}.example" for n in range(count)]
     for start in range(0, count, MAX_GROUP):
