@@ -11,6 +11,7 @@ from email.headerregistry import Address
 from email.message import Message
 from email.policy import Policy
 from email.utils import parseaddr
+from functools import lru_cache
 from io import BytesIO
 from typing import Any
 
@@ -37,9 +38,14 @@ def new_message_id() -> str:
 def rep_address(email: Email) -> str:
     """The rep who sends it, as "Display Name <address>" with the name safely quoted."""
     rep = email.owner
-    address = rep.email or settings.DEFAULT_FROM_EMAIL
+    return _formatted_address(rep.display_name, rep.email or settings.DEFAULT_FROM_EMAIL)
+
+
+@lru_cache(maxsize=1024)
+def _formatted_address(display_name: str, address: str) -> str:
+    # A batch has a few reps and many emails: each pair is formatted once.
     # Names come from people: never let one carry a line break into a header.
-    name = " ".join(rep.display_name.split())
+    name = " ".join(display_name.split())
     try:
         return str(Address(display_name=name, addr_spec=address))
     except (ValueError, IndexError):

@@ -316,7 +316,12 @@ class Sender:
                 updates={"lease_until": None},
             )
             # Campaign emails: their step is done, the engine moves their people on.
-            campaign_progress.emails_sent(moved)
+            moved_ids = set(moved)
+            campaign_progress.steps_done(
+                (email.enrolment_id, email.step_id)
+                for email, _, _ in accepted
+                if email.pk in moved_ids
+            )
             late = [pk for pk in data if pk not in moved]
             if late:
                 self.keep_late_proof(late, data)
