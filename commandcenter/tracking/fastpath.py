@@ -30,13 +30,24 @@ class TrackingFastPath:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = get_path_info(environ)
-        for prefix, answer_for in _routes().items():
-            if path.startswith(prefix) and not _has_session_cookie(environ):
-                answer = answer_for(environ, path.removeprefix(prefix), None)
-                start_response(f"{answer.status} {_REASONS[answer.status]}", answer.headers)
-                return [answer.body]
-        return self.app(environ, start_response)
+        route = fast_route(get_path_info(environ), environ.get("HTTP_COOKIE"))
+        if route is None:
+            return self.app(environ, start_response)
+        answer_for, token = route
+        answer = answer_for(environ, token, None)
+        start_response(f"{answer.status} {_REASONS[answer.status]}", answer.headers)
+        return [answer.body]
+
+
+def fast_route(path: str, cookie_header: str | None) -> tuple[Callable[..., Any], str] | None:
+    """(the answer function, the token) for a hit this fast path answers, else None. The
+    WSGI middleware above and the ASGI application (commandcenter/asgi.py) both ask here."""
+    for prefix, answer_for in _routes().items():
+        if path.startswith(prefix):
+            if _has_session_cookie(cookie_header):
+                return None
+            return answer_for, path.removeprefix(prefix)
+    return None
 
 
 _REASONS = {200: "OK", 302: "Found", 404: "Not Found"}
@@ -68,8 +79,7 @@ def _click_outside_a_request(answer_for: Callable[..., Any]) -> Callable[..., An
     return answer
 
 
-def _has_session_cookie(environ: Mapping[str, Any]) -> bool:
-    raw = environ.get("HTTP_COOKIE")
+def _has_session_cookie(raw: str | None) -> bool:
     if not raw:
         return False
     from commandcenter.tracking.hits import has_session_cookie
