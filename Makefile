@@ -18,8 +18,9 @@ install: $(STAMP)
 # Real components the tests drive: Debian's Chromium (never a downloaded browser), Dovecot and
 # Postfix (the tests start instances of their own; the system's are never used).
 TEST_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd /usr/sbin/postfix:postfix
-# What `make bench` drives: Debian's wrk (the tracking section's load generator).
-BENCH_PACKAGES := /usr/bin/wrk:wrk
+# What `make bench` drives: Debian's wrk (the tracking section's load generator) and sisimai
+# (the classifier section's reference).
+BENCH_PACKAGES := /usr/bin/wrk:wrk /usr/share/perl5/Sisimai.pm:libsisimai-perl
 
 # $(call apt-install,FILE:PACKAGE ...): install each package whose FILE is missing. Postfix is
 # preseeded "No configuration", so installing it never starts a system instance on port 25.
