@@ -129,6 +129,9 @@ def test_it_writes_with_the_editor_fills_a_missing_field_and_sends_now(
     sign_in(page)
     open_menu(page)
     page.click("header >> text=Compose")
+    # htmx binds the field's typing when the page has loaded: type after that, as a person does.
+    expect(page).to_have_url(re.compile(r"/compose/$"))
+    page.wait_for_load_state("load")
     # The "To" field suggests people as one types.
     page.locator("#id_to").press_sequentially("pa")
     expect(page.locator("#to-suggestions option[value='pat@globex.example']")).to_have_count(1)
