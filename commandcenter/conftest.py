@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 # Child processes of the tests (workers, `ingest`) neither listen for nor hand off inbound
 # messages unless a test says so: tests share var/, and a worker of one test must not apply
@@ -14,6 +15,11 @@ os.environ["INGEST_SOCKET"] = ""
 
 from commandcenter.accounts.models import User
 from commandcenter.accounts.services import create_user
+
+# Property tests check behaviour, not speed (make bench does): on a shared 2-core machine a
+# per-example wall-clock deadline only makes them flaky.
+hypothesis_settings.register_profile("commandcenter", deadline=None)
+hypothesis_settings.load_profile("commandcenter")
 
 
 @pytest.fixture(autouse=True)
