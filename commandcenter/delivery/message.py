@@ -38,18 +38,21 @@ def new_message_id() -> str:
 def rep_address(email: Email) -> str:
     """The rep who sends it, as "Display Name <address>" with the name safely quoted."""
     rep = email.owner
-    return _formatted_address(rep.display_name, rep.email or settings.DEFAULT_FROM_EMAIL)
+    address = rep.email or settings.DEFAULT_FROM_EMAIL
+    return _formatted_address(rep.display_name, address) or settings.DEFAULT_FROM_EMAIL
 
 
 @lru_cache(maxsize=1024)
 def _formatted_address(display_name: str, address: str) -> str:
-    # A batch has a few reps and many emails: each pair is formatted once.
+    """The From header's value, Name <address>; the bare address when the pair cannot be a
+    header ("" when neither can). A batch has a few reps and many emails: each pair is
+    formatted once."""
     # Names come from people: never let one carry a line break into a header.
     name = " ".join(display_name.split())
     try:
         return str(Address(display_name=name, addr_spec=address))
     except (ValueError, IndexError):
-        return parseaddr(address)[1] or settings.DEFAULT_FROM_EMAIL
+        return parseaddr(address)[1]
 
 
 def render_email(email: Email) -> Rendered:

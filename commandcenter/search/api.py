@@ -29,7 +29,8 @@ from commandcenter.outbox.models import Batch
 from commandcenter.search import actions, schema
 from commandcenter.search import saved as saved_searches
 from commandcenter.search.export import csv_lines
-from commandcenter.search.filters import Condition, FilterError, Group, parse
+from commandcenter.search.fields import FIELDS
+from commandcenter.search.filters import FilterError, Group, only_emails, parse
 from commandcenter.search.models import SavedSearch
 from commandcenter.search.query import (
     MAX_PAGE_SIZE,
@@ -188,10 +189,7 @@ def _with_selection(group: Group, ids: list[int] | None) -> Group:
         return group
     if not ids:
         raise FilterError("ids", "Choose at least one email, or leave ids out for all.")
-    from commandcenter.search.fields import FIELDS
-
-    selection = Condition("id", "in", FIELDS["id"].parse_value("in", ids), {}, "ids")
-    return Group("all", (group, selection))
+    return only_emails(group, FIELDS["id"].parse_value("in", ids))
 
 
 def csv_response(rows: Any, results: str, name: str) -> StreamingHttpResponse:
@@ -278,9 +276,7 @@ def _selected(request: HttpRequest, payload: SelectionIn) -> tuple[Group, Scope,
         if payload.filter is not None:
             raise BadInput({"saved": "Give a filter or a saved search, not both."}, 400)
         found = saved_or_404(request, payload.saved)
-        group = saved_searches.parsed(found)
-        scope = saved_searches.scope_of(found, _reader(current))
-        results, sort = found.results, found.sort or "newest"
+        group, scope, results, sort = saved_searches.as_search(found, _reader(current))
     else:
         group, scope = parse(payload.filter), _scope(current)
         results, sort = payload.results, payload.sort
@@ -531,9 +527,6 @@ def saved_results(
 )
 def saved_export(request: HttpRequest, search_id: int) -> HttpResponseBase:
     found = saved_or_404(request, search_id)
-    reader = _reader(viewer(request))
-    scope = saved_searches.scope_of(found, reader)
-    rows = iterate(
-        saved_searches.parsed(found), scope, results=found.results, sort=found.sort or "newest"
-    )
-    return csv_response(rows, found.results, f"saved-search-{found.pk}")
+    group, scope, results, sort = saved_searches.as_search(found, _reader(viewer(request)))
+    rows = iterate(group, scope, results=results, sort=sort)
+    return csv_response(rows, results, f"saved-search-{found.pk}")

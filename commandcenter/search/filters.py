@@ -60,6 +60,13 @@ class Not:
 
 Node = Condition | Group | Not
 
+
+def only_emails(group: Group, ids: tuple[int, ...]) -> Group:
+    """The filter narrowed to these emails of its results: a selection (the web's ticked
+    rows, the API's `ids`)."""
+    return Group("all", (group, Condition("id", "in", ids, {}, "ids")))
+
+
 EMPTY = Group("all", ())
 
 

@@ -83,6 +83,14 @@ def parsed(saved: SavedSearch) -> filters.Group:
     return filters.parse(saved.filter)
 
 
+def as_search(
+    saved: SavedSearch, reader: User, tz: dt.tzinfo = dt.UTC
+) -> tuple[filters.Group, Scope, str, str]:
+    """What running the saved search means for a reader: its filter, its scope cut to what
+    the reader may see, its results (emails or people) and its sort."""
+    return parsed(saved), scope_of(saved, reader, tz), saved.results, saved.sort or DEFAULT_SORT
+
+
 @dataclass(frozen=True)
 class Draft:
     """The fields of a saved search as the caller gave them (None: unchanged)."""

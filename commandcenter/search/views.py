@@ -29,7 +29,7 @@ from commandcenter.search import actions
 from commandcenter.search import saved as saved_searches
 from commandcenter.search.export import csv_lines
 from commandcenter.search.fields import FIELDS, OP_LABELS, PRESETS, Counter
-from commandcenter.search.filters import Condition, FilterError, Group, parse
+from commandcenter.search.filters import FilterError, Group, only_emails, parse
 from commandcenter.search.models import SavedSearch
 from commandcenter.search.query import (
     EMAIL_SORTS,
@@ -350,9 +350,9 @@ def _selection(request: HttpRequest) -> tuple[Group, Scope, str, str]:
     saved_id = data.get("saved", "")
     if saved_id.isdigit():
         found = _saved_or_404(request, int(saved_id))
-        group = saved_searches.parsed(found)
-        scope = saved_searches.scope_of(found, user, timezone.get_current_timezone())
-        results, sort = found.results, found.sort or "newest"
+        group, scope, results, sort = saved_searches.as_search(
+            found, user, timezone.get_current_timezone()
+        )
     else:
         group = parse(data.get("f", "") or None)
         scope = _reader_scope(request)
@@ -362,8 +362,7 @@ def _selection(request: HttpRequest) -> tuple[Group, Scope, str, str]:
     if data.get("scope") != "all":
         ids = [int(raw) for raw in data.getlist("ids") if raw.isdigit() and 0 < int(raw) < 2**63]
         # No id ticked: nothing is chosen (0 is no email's id).
-        chosen = Condition("id", "in", tuple(ids[:1000]) or (0,), {}, "ids")
-        group = Group("all", (group, chosen))
+        group = only_emails(group, tuple(ids[:1000]) or (0,))
     return group, scope, results, sort
 
 
