@@ -56,6 +56,9 @@ class Context:
     owner_ids: tuple[int, ...] = ()
     tz: dt.tzinfo = dt.UTC
     now: dt.datetime = field(default_factory=timezone.now)
+    # Word-index terms that the engagement conditions around a word search imply
+    # (fulltext.engagement_terms): the index narrows the words' emails by them.
+    word_engagement: tuple[str, ...] = ()
 
 
 class Kind:
@@ -129,8 +132,12 @@ class Text(Kind):
         column = self.column
         if op == "in":
             return Q(In(Lower(column), [item.lower() for item in value]))
-        lookup = {"eq": "iexact", "ne": "iexact", "contains": "icontains"}.get(op, "istartswith")
-        q = Q(**{f"{column}__{lookup}": value})
+        if op in ("eq", "ne"):
+            # lower() like "in" (not iexact's UPPER): the same text, and the same index.
+            q = Q(Exact(Lower(column), value.lower()))
+        else:
+            lookup = "icontains" if op == "contains" else "istartswith"
+            q = Q(**{f"{column}__{lookup}": value})
         return ~q if op == "ne" else q
 
 
@@ -229,6 +236,15 @@ class Counter(Kind):
         if options.get("include_machine") and self.all_column:
             return _engaged(ctx, _compare(F(self.all_column), op, value), _zero_fits(op, value))
         return _compare(F(self.column), op, value)
+
+    def index_terms(self, op: str, value: Any, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """What the word index knows of this condition: the human count on the email, with
+        no options (machine events and "within N days" are not in its tokens)."""
+        from commandcenter.search.fulltext import engagement_terms
+
+        if options.get("within_days") or options.get("include_machine"):
+            return ()
+        return engagement_terms(self.column, op, value)
 
     def _within(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
         """Only the events within N days of delivery."""
@@ -441,7 +457,7 @@ class Words(Kind):
     def compile(self, op: str, value: Any, options: Mapping[str, Any], ctx: Context) -> Q:
         from commandcenter.search.fulltext import matching
 
-        return matching(value, ctx.owner_ids)
+        return matching(value, ctx.owner_ids, ctx.word_engagement)
 
 
 class Owner(Kind):

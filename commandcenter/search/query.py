@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from commandcenter.accounts.models import User
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
 from commandcenter.people.models import Person
-from commandcenter.search.fields import FIELDS, Context, Words
+from commandcenter.search.fields import FIELDS, Context, Counter, Words
 from commandcenter.search.filters import (
     EMPTY,
     Condition,
@@ -109,6 +110,8 @@ def compile_filter(node: Node, ctx: Context) -> Q:
             raise FilterError(node.path, f"{node.field}: {error}") from None
     if isinstance(node, Not):
         return ~compile_filter(node.child, ctx)
+    if node.kind == "all":
+        ctx = _with_word_engagement(node, ctx)
     compiled = [compile_filter(child, ctx) for child in node.children]
     if not compiled:
         return Q()
@@ -116,6 +119,21 @@ def compile_filter(node: Node, ctx: Context) -> Q:
     for q in compiled[1:]:
         combined = combined & q if node.kind == "all" else combined | q
     return combined
+
+
+def _with_word_engagement(group: Group, ctx: Context) -> Context:
+    """The context for the children of an AND: its engagement conditions told to the word
+    searches inside it. Narrowing a word search W by a condition C of the same AND changes
+    nothing, wherever W sits under it (C and (W or V) is C and ((W and C) or V); the same
+    under NOT): every email the AND keeps meets C."""
+    terms: list[str] = []
+    for child in group.children:
+        kind = FIELDS[child.field] if isinstance(child, Condition) else None
+        if isinstance(child, Condition) and isinstance(kind, Counter):
+            terms.extend(kind.index_terms(child.op, child.value, child.options))
+    if not terms:
+        return ctx
+    return dataclasses.replace(ctx, word_engagement=(*ctx.word_engagement, *terms))
 
 
 def scope_emails(scope: Scope) -> QuerySet[Email]:

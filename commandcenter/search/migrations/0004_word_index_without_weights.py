@@ -13,20 +13,12 @@ OLD_INDEX = (
 )
 
 
-def _replace(schema_editor, create: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("DROP INDEX IF EXISTS search_email_words")
-        cursor.execute(create)
-
-
 def forwards(apps, schema_editor):
-    _replace(schema_editor, fulltext.POSTGRES_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, fulltext.POSTGRES_INDEX)
 
 
 def backwards(apps, schema_editor):
-    _replace(schema_editor, OLD_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, OLD_INDEX)
 
 
 class Migration(migrations.Migration):
