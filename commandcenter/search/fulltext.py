@@ -172,13 +172,22 @@ def uninstall(conn: BaseDatabaseWrapper) -> None:
         cursor.execute("DROP TABLE IF EXISTS search_email_fts")
 
 
-def replace_postgres_index(conn: BaseDatabaseWrapper, create: str) -> None:
-    """The word index made anew by `create` (migrations that change its expression)."""
+def replace_postgres_index(conn: BaseDatabaseWrapper, document: str) -> None:
+    """The word index made anew on `document` (for migrations that change its expression;
+    they must not be atomic). It is built beside the old one without locking out writes — at
+    a million emails the build takes tens of seconds, which the sender and the tracking
+    drain would otherwise wait out — then swapped in."""
     if conn.vendor != "postgresql":
         return
     with conn.cursor() as cursor:
-        cursor.execute("DROP INDEX IF EXISTS search_email_words")
-        cursor.execute(create)
+        # What a build broken off before left behind (an invalid index).
+        cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS search_email_words_new")
+        cursor.execute(
+            "CREATE INDEX CONCURRENTLY search_email_words_new ON outbox_email "
+            f"USING GIN ({document})"
+        )
+        cursor.execute("DROP INDEX CONCURRENTLY IF EXISTS search_email_words")
+        cursor.execute("ALTER INDEX search_email_words_new RENAME TO search_email_words")
 
 
 def drop_triggers(conn: BaseDatabaseWrapper) -> None:

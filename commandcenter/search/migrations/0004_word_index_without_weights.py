@@ -6,22 +6,22 @@ from django.db import migrations
 
 from commandcenter.search import fulltext
 
-OLD_INDEX = (
-    "CREATE INDEX IF NOT EXISTS search_email_words ON outbox_email USING GIN ("
+OLD_DOCUMENT = (
     "(setweight(to_tsvector('simple', regexp_replace(subject || ' ' || body_text, '\\W+', ' ', "
-    "'g')), 'D') || setweight(to_tsvector('simple', 'o' || owner_id::text), 'A')))"
+    "'g')), 'D') || setweight(to_tsvector('simple', 'o' || owner_id::text), 'A'))"
 )
 
 
 def forwards(apps, schema_editor):
-    fulltext.replace_postgres_index(schema_editor.connection, fulltext.POSTGRES_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, fulltext.PG_DOCUMENT.format(t=""))
 
 
 def backwards(apps, schema_editor):
-    fulltext.replace_postgres_index(schema_editor.connection, OLD_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, OLD_DOCUMENT)
 
 
 class Migration(migrations.Migration):
+    atomic = False  # the index is built CONCURRENTLY
     dependencies = [("search", "0003_engagement_index_in_email_order")]
 
     operations = [migrations.RunPython(forwards, backwards)]

@@ -6,22 +6,22 @@ from django.db import migrations
 
 from commandcenter.search import fulltext
 
-PREVIOUS_INDEX = (
-    "CREATE INDEX IF NOT EXISTS search_email_words ON outbox_email USING GIN ("
+WITHOUT_TOKENS = (
     "(to_tsvector('simple', regexp_replace(subject || ' ' || body_text, '\\W+', ' ', 'g')) || "
-    "array_to_tsvector(ARRAY['@' || owner_id::text])))"
+    "array_to_tsvector(ARRAY['@' || owner_id::text]))"
 )
 
 
 def forwards(apps, schema_editor):
-    fulltext.replace_postgres_index(schema_editor.connection, fulltext.POSTGRES_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, fulltext.PG_DOCUMENT.format(t=""))
 
 
 def backwards(apps, schema_editor):
-    fulltext.replace_postgres_index(schema_editor.connection, PREVIOUS_INDEX)
+    fulltext.replace_postgres_index(schema_editor.connection, WITHOUT_TOKENS)
 
 
 class Migration(migrations.Migration):
+    atomic = False  # the index is built CONCURRENTLY
     dependencies = [("search", "0004_word_index_without_weights")]
 
     operations = [migrations.RunPython(forwards, backwards)]
