@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import grp
 import json
+import math
 import os
 import pwd
 import re
@@ -228,6 +229,21 @@ class Postfix:
     def flush(self) -> None:
         """Try every queued message now (postqueue -f), as an operator does after a fix."""
         run([str(POSTQUEUE), "-c", str(self.config), "-f"], what="postqueue -f")
+
+    def flush_until(self, what: str, check: Callable[[], T | None], timeout: float = 60) -> T:
+        """Flush, and flush again every few seconds until `check` holds: a flush given while
+        a reload is still restarting Postfix's services can be lost (the queue manager then
+        waits minutes before its next try), as an operator would find and do again."""
+        last = -math.inf
+
+        def flushed_check() -> T | None:
+            nonlocal last
+            if time.monotonic() - last > 5:
+                self.flush()
+                last = time.monotonic()
+            return check()
+
+        return self.wait_for(what, flushed_check, timeout)
 
     def mailbox(self, address: str) -> list[bytes]:
         """The messages in a virtual mailbox, oldest first."""

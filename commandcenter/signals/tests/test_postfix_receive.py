@@ -340,8 +340,7 @@ def test_a_pipe_that_cannot_run_keeps_the_message_deferred_until_fixed(
     postfix.setup.transports.update({domain: "commandcenter:" for domain in failing})
     postfix.write_config()
     postfix.postfix("reload")
-    postfix.flush()
-    postfix.wait_for(
+    postfix.flush_until(
         "the deferred messages applied",
         lambda: InboundMessage.objects.filter(source="postfix").count() == len(failing),
     )
