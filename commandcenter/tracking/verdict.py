@@ -258,12 +258,25 @@ def _burst_rule(hit: Hit, recent: Sequence[RecentHit]) -> Verdict | None:
     links = {hit.link} | {
         r.link for r in recent if r.kind == CLICK and abs(r.seconds_ago) <= BURST_SECONDS
     }
-    needed = min(BURST_LINKS, hit.links_in_email) if hit.links_in_email >= 2 else BURST_LINKS
-    if len(links) >= needed:
+    if len(links) >= _links_for_a_burst(hit.links_in_email):
         return Verdict(
             True, f"{len(links)} links clicked within {BURST_SECONDS:g} s: a link scanner"
         )
     return None
+
+
+def _links_for_a_burst(links_in_email: int) -> int:
+    return min(BURST_LINKS, links_in_email) if links_in_email >= 2 else BURST_LINKS
+
+
+def recent_hits_matter(kind: str, links_in_email: int) -> bool:
+    """Whether an email's recent hits can change the verdict of a hit of this kind on it.
+
+    Only the burst rule reads them, and it counts different links: the recent hits of an
+    email are clicks on its own links, so an email with fewer links than a burst takes
+    (one link, all its clicks on it) never has one, however fast it is clicked.
+    """
+    return kind == CLICK and links_in_email >= _links_for_a_burst(links_in_email)
 
 
 @lru_cache(maxsize=4096)

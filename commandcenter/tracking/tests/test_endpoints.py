@@ -15,8 +15,9 @@ from commandcenter.outbox.models import Email, Event
 from commandcenter.outbox.states import Status, transition
 from commandcenter.tracking.hits import drain
 from commandcenter.tracking.instrument import instrument
+from commandcenter.tracking.models import TrackedLink
 from commandcenter.tracking.tests.conftest import CHROME, deliver, delivered_email
-from commandcenter.tracking.views import GIF
+from commandcenter.tracking.views import GIF, recorded_link
 
 CLICK = re.compile(r"https://cc\.example\.net(/t/c/[A-Za-z0-9_-]+)")
 GARBAGE = [
@@ -176,6 +177,44 @@ def test_it_sees_a_burst_whose_first_clicks_were_recorded_by_an_earlier_drain(
     latest = Event.objects.filter(email=email, kind="clicked").latest("id")
     assert latest.data["machine"] is True
     assert "3 links clicked within 1 s" in latest.detail
+
+
+def test_it_sees_a_burst_on_a_two_link_email_across_drains(client: Client, alice: User) -> None:
+    html = '<a href="https://example.com/a">a</a> <a href="https://example.com/b">b</a>'
+    email = delivered_email(alice, body_html=html, body_text="")
+    first, second = click_paths(email)
+    client.get(first)
+    drain()
+    client.get(second)
+    drain()
+    latest = Event.objects.filter(email=email, kind="clicked").latest("id")
+    assert "2 links clicked within 1 s" in latest.detail
+
+
+def test_it_never_takes_fast_clicks_on_a_one_link_email_for_a_burst(
+    client: Client, alice: User
+) -> None:
+    email = delivered_email(alice, body_html='<a href="https://example.com/a">a</a>', body_text="")
+    (path,) = click_paths(email)
+    client.get(path)
+    drain()
+    for _ in range(3):
+        client.get(path)
+    drain()
+    clicks = events(email, "clicked")
+    assert [c.detail for c in clicks] == ["a person's Chrome (mail client or browser)"] * 4
+    email.refresh_from_db()
+    assert email.clicks == 4
+
+
+def test_it_finds_each_link_by_its_own_token_only(email: Email, alice: User) -> None:
+    other = delivered_email(alice, to="sam@example.org")
+    click_paths(email)
+    click_paths(other)
+    for link in TrackedLink.objects.all():
+        assert recorded_link(link.token) == (link.email_id, link.position, link.url)
+        assert recorded_link(link.token.swapcase()) is None
+    assert recorded_link("A" * 24) is None
 
 
 def test_it_takes_a_click_seconds_after_delivery_for_a_scanner(client: Client, alice: User) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from commandcenter.tracking.verdict import CLICK, OPEN, Hit, RecentHit, verdict
+from commandcenter.tracking.verdict import (
+    CLICK,
+    OPEN,
+    Hit,
+    RecentHit,
+    recent_hits_matter,
+    verdict,
+)
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -119,6 +126,28 @@ def test_it_does_not_take_a_person_clicking_twice_or_slowly_for_a_burst() -> Non
 def test_it_takes_both_links_of_a_two_link_email_clicked_at_once_for_a_burst() -> None:
     hit = Hit(CLICK, "GET", CHROME, HOME_IP, seconds_since_sent=HOUR, link="b", links_in_email=2)
     assert verdict(hit, [RecentHit(CLICK, 0.05, "a")]).machine
+
+
+def test_it_looks_back_at_recent_hits_only_where_they_can_make_a_burst() -> None:
+    for links_in_email in range(6):
+        links = [f"link{n}" for n in range(max(links_in_email, 1))]
+        hit = Hit(
+            CLICK,
+            "GET",
+            CHROME,
+            HOME_IP,
+            seconds_since_sent=HOUR,
+            link=links[0],
+            links_in_email=links_in_email,
+        )
+        # Every other link of the email clicked at once: the fastest burst it can have.
+        at_once = [RecentHit(CLICK, 0.1, link) for link in links[1:]]
+        burst = verdict(hit, at_once).machine
+        assert recent_hits_matter(CLICK, links_in_email) is burst, links_in_email
+        # Where they cannot, a click is judged the same without them.
+        if not burst:
+            assert verdict(hit, at_once) == verdict(hit)
+    assert not recent_hits_matter(OPEN, 5)
 
 
 def test_it_excludes_the_senders_own_opens_and_clicks() -> None:
