@@ -130,8 +130,9 @@ class ProcessCourier:
     Same contract as Courier, but the SMTP conversation runs outside this interpreter: the
     main thread's rendering and recording then never hold up the replies of the mail server
     (in a thread they share one GIL, and each of the four replies of every message waits
-    for it). The child holds the batch's connection, gets each message's envelope and bytes
-    through a pipe and answers, in order, with the server's reply or the error. It never
+    for it). The child holds the batch's connection, gets the envelopes and bytes of a
+    group's messages through a pipe and answers each, in order, with the server's reply or
+    the error. It never
     touches the database. When this process dies, the child stops before its next message.
     """
 
@@ -184,10 +185,15 @@ class ProcessCourier:
         return error if isinstance(error, DeliveryError) else None
 
     def send(self, handovers: Iterable[Handover]) -> None:
-        for handover in handovers:
-            outgoing = handover.outgoing
-            self._pipe.send((outgoing.sender, outgoing.recipients, outgoing.data))
-            self._in_flight.append(handover)
+        group = list(handovers)
+        if not group:
+            return
+        # One write for the group: each write to a child waiting on the pipe wakes it, and
+        # on a busy machine the wake-up costs this process its core.
+        self._pipe.send(
+            [(h.outgoing.sender, h.outgoing.recipients, h.outgoing.data) for h in group]
+        )
+        self._in_flight.extend(group)
 
     def collect(self, *, leave: int | None = None) -> list[Outcome]:
         """The outcomes that are ready; with `leave`, first wait until no more than that many
@@ -224,7 +230,8 @@ class ProcessCourier:
         return answer
 
 
-# Requests to the child besides a message's (sender, recipients, data); None ends it.
+# Requests to the child besides a group of messages, a list of (sender, recipients, data);
+# None ends it.
 CONNECT = "connect"
 CRASHED = "crashed"
 
@@ -236,10 +243,12 @@ def _serve_smtp(pipe: Connection, parents_end: Connection, parent: int) -> None:
     try:
         with Transport() as transport:
             while (request := pipe.recv()) is not None:
-                if os.getppid() != parent:
-                    # The worker died (SIGKILL): hand nothing more over.
-                    return
-                pipe.send(_carry_out(transport, request))
+                # One answer for each message of a group, as soon as the server gave it.
+                for each in request if isinstance(request, list) else [request]:
+                    if os.getppid() != parent:
+                        # The worker died (SIGKILL): hand nothing more over.
+                        return
+                    pipe.send(_carry_out(transport, each))
     except EOFError:
         return
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it

@@ -34,7 +34,7 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 from urllib3.exceptions import NewConnectionError
 
-from commandcenter.delivery.message import serialize
+from commandcenter.delivery.mime import message_bytes
 
 # HTTP statuses from an ESP that mean "try again later" rather than "this message is bad".
 TRANSIENT_HTTP = frozenset({408, 429})
@@ -226,7 +226,7 @@ class Transport:
             message,
             sender=envelope_address(message.from_email, encoding),
             recipients=[envelope_address(address, encoding) for address in message.recipients()],
-            data=serialize(message.message()),
+            data=message_bytes(message),
         )
 
     def send(self, outgoing: Outgoing) -> Receipt:
