@@ -272,11 +272,13 @@ def new_boundary(text: str | bytes | None) -> str:
     token = f"{random.randrange(sys.maxsize):0{BOUNDARY_DIGITS}d}"
     boundary = candidate = f"{'=' * 15}{token}=="
     counter = 0
-    while text is not None and _encoded_like(text, candidate) in text:
+    while text is not None and _found_in(text, candidate):
         candidate = f"{boundary}.{counter}"
         counter += 1
     return candidate
 
 
-def _encoded_like(text: str | bytes, boundary: str) -> str | bytes:
-    return boundary if isinstance(text, str) else boundary.encode("ascii")
+def _found_in(text: str | bytes, boundary: str) -> bool:
+    if isinstance(text, bytes):
+        return boundary.encode("ascii") in text
+    return boundary in text

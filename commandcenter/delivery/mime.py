@@ -16,10 +16,10 @@ those rules.
 from __future__ import annotations
 
 import re
-from email.header import MAXLINELEN
 from email.policy import compat32
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -33,6 +33,8 @@ CRLF = b"\r\n"
 SMTP_POLICY = compat32.clone(linesep="\r\n")
 # Every line end becomes CRLF (the generator's own rule, email.generator.NLCRE).
 LINE_END = re.compile(rb"\r\n|\r|\n")
+# The line email.header's Header.encode() folds at (email.header.MAXLINELEN).
+HEADER_ENCODE_LINE = 78
 # A MIME subtype as Django gives it to the part unchanged ("html", "x-amp-html").
 SUBTYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*\Z")
 # The headers Django writes from the message's fields; extra headers of these names replace
@@ -55,9 +57,9 @@ def written_directly(message: EmailMessage) -> bytes | None:
         return None
     parts = []
     if message.body or not message.alternatives:
-        parts.append(_text_part("plain", message.body))
+        parts.append(_text_part("plain", str(message.body)))
     for content, mimetype in message.alternatives:
-        parts.append(_text_part(mimetype.split("/", 1)[1], content))
+        parts.append(_text_part(mimetype.split("/", 1)[1], str(content)))
     if any(part is None for part in parts):
         return None
     bodies = [part for part in parts if part is not None]
@@ -84,14 +86,14 @@ def written_directly(message: EmailMessage) -> bytes | None:
     return b"".join(out)
 
 
-def _usual_shape(message: EmailMessage) -> bool:
+def _usual_shape(message: EmailMessage) -> TypeGuard[EmailMultiAlternatives]:
     """A message whose MIME tree is Django's own alternatives-and-text one, in UTF-8."""
     kind = type(message)
     return (
         isinstance(message, EmailMultiAlternatives)
         and kind.message is EmailMessage.message
-        and kind._create_message is EmailMultiAlternatives._create_message
-        and kind._create_mime_attachment is EmailMessage._create_mime_attachment
+        and _inherited(kind, EmailMultiAlternatives, "_create_message")
+        and _inherited(kind, EmailMessage, "_create_mime_attachment")
         and message.content_subtype == "plain"
         and message.alternative_subtype == "alternative"
         and not message.attachments
@@ -104,6 +106,11 @@ def _usual_shape(message: EmailMessage) -> bool:
             for content, mimetype in message.alternatives
         )
     )
+
+
+def _inherited(kind: type, base: type, method: str) -> bool:
+    """True when `kind` builds this part of its MIME tree as Django's `base` does."""
+    return bool(getattr(kind, method) is getattr(base, method))
 
 
 def _text_part(subtype: str, text: str) -> bytes | None:
@@ -150,7 +157,7 @@ def _top_headers(message: EmailMessage) -> list[tuple[str, str]]:
     return [(name, header_value(name, value, encoding)) for name, value in headers]
 
 
-def header_value(name: str, value: object, encoding: str) -> str:
+def header_value(name: str, value: Any, encoding: str) -> str:
     """The value as SafeMIMEText.__setitem__ stores it (forbid_multi_line_headers): refused
     with a line break, non-ASCII encoded; a short plain Subject without the help of
     email.header, which it would come out of unchanged (and which is a third of the cost of
@@ -164,7 +171,7 @@ def fits_one_line(value: str) -> bool:
     """True for a value that email.header's Header(value).encode() gives back unchanged:
     printable ASCII, no longer than the line it folds at, without spaces to fold or collapse."""
     return (
-        len(value) <= MAXLINELEN
+        len(value) <= HEADER_ENCODE_LINE
         and value.isascii()
         and value.isprintable()
         and value == value.strip()

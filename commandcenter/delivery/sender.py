@@ -133,7 +133,8 @@ class Wire:
     def __init__(self) -> None:
         with contextlib.ExitStack() as stack:
             self.transport = stack.enter_context(Transport())
-            self.courier = stack.enter_context(courier_for(self.transport))
+            self.courier = courier_for(self.transport)
+            stack.push(self.courier.__exit__)
             # Both opened: close() closes them from now on.
             self._stack = stack.pop_all()
 
@@ -208,7 +209,9 @@ class Sender:
         # One connection for the batch (or, in drain(), for the batches one after another),
         # opened when the first email really goes out; the courier (a child process for
         # SMTP) talks to the server while this thread prepares and records.
-        wire = self._wire = self._wire or Wire()
+        if self._wire is None:
+            self._wire = Wire()
+        wire = self._wire
         try:
             for start in range(0, len(emails), self.handoff_group):
                 group = emails[start : start + self.handoff_group]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import random
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,12 @@ from hypothesis import strategies as st
 
 from commandcenter.accounts.models import User
 from commandcenter.delivery.message import build_message, serialize
-from commandcenter.delivery.mime import header_value, message_bytes, written_directly
+from commandcenter.delivery.mime import (
+    HEADER_ENCODE_LINE,
+    header_value,
+    message_bytes,
+    written_directly,
+)
 from commandcenter.delivery.tests.helpers import scheduled_email
 from commandcenter.outbox.models import Email
 from commandcenter.people.models import Person
@@ -45,6 +51,7 @@ def both_ways(message: EmailMessage) -> tuple[bytes | Exception | None, bytes | 
 def assert_same_bytes(message: EmailMessage) -> bytes:
     direct, django = both_ways(message)
     assert isinstance(django, bytes), django
+    assert isinstance(direct, bytes), direct
     assert direct == django
     return direct
 
@@ -164,6 +171,7 @@ def _with_alternative(content: str, mimetype: str) -> EmailMessage:
 
 @pytest.mark.django_db(False)
 def test_it_keeps_a_plain_subject_as_django_would_store_it() -> None:
+    assert getattr(email.header, "MAXLINELEN") == HEADER_ENCODE_LINE  # noqa: B009 - untyped
     picks = random.Random(5)
     # Where email.header may fold or collapse, and characters that only count by length.
     alphabet = "  \t;,abcXYZ09:()<>=\"'@./-_é"
