@@ -13,6 +13,8 @@ group before; one durable commit then serves a whole group instead of two per em
 courier holds the SMTP conversation while this thread records and prepares the next group:
 for SMTP a forked child process, so that the server's replies never wait for this
 interpreter's GIL (a thread for other backends); every database write stays on this thread.
+In drain() (the worker's loop) the batches share that courier and its connection, so the
+server is kept busy across the claim of the next batch.
 And a group is prepared in bulk: one query for its tracked links, plain SQL for the claim,
 the stamps and the Delivered moves (records.py). The price: after a crash, up to two groups
 (the one on the wire and the one committed after it) are "delivery unknown" instead of
@@ -145,7 +147,8 @@ class Wire:
 
 
 class Sender:
-    """One worker's sender. `run_once` is one pass; the worker command loops over it."""
+    """One worker's sender. `run_once` is one pass; `drain` passes until nothing is due
+    (the worker command's loop)."""
 
     def __init__(
         self,
