@@ -130,14 +130,18 @@ class ProcessCourier:
     Same contract as Courier, but the SMTP conversation runs outside this interpreter: the
     main thread's rendering and recording then never hold up the replies of the mail server
     (in a thread they share one GIL, and each of the four replies of every message waits
-    for it). The child holds the batch's connection, gets each message's envelope and bytes
-    through a pipe and answers, in order, with the server's reply or the error. It never
-    touches the database. When this process dies, the child stops before its next message.
+    for it). The child holds the batch's connection, gets the envelopes and bytes of a
+    group's messages through a pipe and answers each, in order, with the server's reply or
+    the error (a group's answers in one write). It never touches the database. When this
+    process dies, the child stops before its next message.
     """
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self._in_flight: collections.deque[Handover] = collections.deque()
+        # Answers read from the pipe (the child sends those of a group together), not yet
+        # matched with their handovers.
+        self._answers: collections.deque[Any] = collections.deque()
         self._pipe, child_end = multiprocessing.Pipe()
         context = multiprocessing.get_context("fork")
         self._child = context.Process(
@@ -184,10 +188,15 @@ class ProcessCourier:
         return error if isinstance(error, DeliveryError) else None
 
     def send(self, handovers: Iterable[Handover]) -> None:
-        for handover in handovers:
-            outgoing = handover.outgoing
-            self._pipe.send((outgoing.sender, outgoing.recipients, outgoing.data))
-            self._in_flight.append(handover)
+        group = list(handovers)
+        if not group:
+            return
+        # One write for the group: each write to a child waiting on the pipe wakes it, and
+        # on a busy machine the wake-up costs this process its core.
+        self._pipe.send(
+            [(h.outgoing.sender, h.outgoing.recipients, h.outgoing.data) for h in group]
+        )
+        self._in_flight.extend(group)
 
     def collect(self, *, leave: int | None = None) -> list[Outcome]:
         """The outcomes that are ready; with `leave`, first wait until no more than that many
@@ -195,7 +204,7 @@ class ProcessCourier:
         outcomes: list[Outcome] = []
         while self._in_flight:
             wait = leave is not None and len(self._in_flight) > leave
-            if not wait and not self._pipe.poll():
+            if not wait and not self._answers and not self._pipe.poll():
                 break
             answer = self._answer()
             handover = self._in_flight.popleft()
@@ -206,12 +215,16 @@ class ProcessCourier:
         return outcomes
 
     def _answer(self) -> Any:
-        try:
-            answer = self._pipe.recv()
-        except EOFError:
-            raise RuntimeError("the courier process stopped unexpectedly") from None
-        if isinstance(answer, tuple) and answer[:1] == (CRASHED,):
-            raise RuntimeError(f"the courier process failed: {answer[1]}")
+        """The next answer: None or the reply data where it went well, else the error."""
+        if not self._answers:
+            try:
+                answers = self._pipe.recv()
+            except EOFError:
+                raise RuntimeError("the courier process stopped unexpectedly") from None
+            if isinstance(answers, tuple) and answers[:1] == (CRASHED,):
+                raise RuntimeError(f"the courier process failed: {answers[1]}")
+            self._answers.extend(answers)
+        answer = self._answers.popleft()
         if isinstance(answer, tuple):
             text, permanent, connection_lost, unknown, unreachable = answer
             error = DeliveryError(
@@ -224,7 +237,8 @@ class ProcessCourier:
         return answer
 
 
-# Requests to the child besides a message's (sender, recipients, data); None ends it.
+# Requests to the child besides a group of messages, a list of (sender, recipients, data);
+# None ends it. The child answers each request with a list: an answer for each message.
 CONNECT = "connect"
 CRASHED = "crashed"
 
@@ -233,17 +247,25 @@ def _serve_smtp(pipe: Connection, parents_end: Connection, parent: int) -> None:
     """The child: one SMTP connection (its own, opened here) for the batch's messages."""
     # Forked with both ends: without closing the parent's, a dead parent would never be seen.
     parents_end.close()
+    answers: list[Any] = []
     try:
         with Transport() as transport:
             while (request := pipe.recv()) is not None:
-                if os.getppid() != parent:
-                    # The worker died (SIGKILL): hand nothing more over.
-                    return
-                pipe.send(_carry_out(transport, request))
+                for each in request if isinstance(request, list) else [request]:
+                    if os.getppid() != parent:
+                        # The worker died (SIGKILL): hand nothing more over.
+                        return
+                    answers.append(_carry_out(transport, each))
+                # The answers of a group in one write: the parent needs them all before it
+                # goes on, and each write to it wakes it up.
+                pipe.send(answers)
+                answers = []
     except EOFError:
         return
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
         with contextlib.suppress(OSError):
+            if answers:
+                pipe.send(answers)  # what the server said to the group so far
             pipe.send((CRASHED, f"{type(error).__name__}: {error}"))
 
 

@@ -13,6 +13,8 @@ group before; one durable commit then serves a whole group instead of two per em
 courier holds the SMTP conversation while this thread records and prepares the next group:
 for SMTP a forked child process, so that the server's replies never wait for this
 interpreter's GIL (a thread for other backends); every database write stays on this thread.
+In drain() (the worker's loop) the batches share that courier and its connection, so the
+server is kept busy across the claim of the next batch.
 And a group is prepared in bulk: one query for its tracked links, plain SQL for the claim,
 the stamps and the Delivered moves (records.py). The price: after a crash, up to two groups
 (the one on the wire and the one committed after it) are "delivery unknown" instead of
@@ -38,13 +40,15 @@ verdict stands.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import random
 import secrets
 import socket
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -125,8 +129,26 @@ def relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO off")
 
 
+class Wire:
+    """The connection to the mail server and the courier that talks over it."""
+
+    def __init__(self) -> None:
+        with contextlib.ExitStack() as stack:
+            self.transport = stack.enter_context(Transport())
+            self.courier = courier_for(self.transport)
+            stack.push(self.courier.__exit__)
+            # Both opened: close() closes them from now on.
+            self._stack = stack.pop_all()
+
+    def close(self, exc_info: Any = (None, None, None)) -> None:
+        """Stop the courier and close the connection; with an exception's exc_info, the
+        courier stops handing over at once (see Courier.__exit__)."""
+        self._stack.__exit__(*exc_info)
+
+
 class Sender:
-    """One worker's sender. `run_once` is one pass; the worker command loops over it."""
+    """One worker's sender. `run_once` is one pass; `drain` passes until nothing is due
+    (the worker command's loop)."""
 
     def __init__(
         self,
@@ -138,9 +160,13 @@ class Sender:
         self.worker_id = (worker_id or default_worker_id())[:64]
         self.batch_size = batch_size or settings.SEND_BATCH_SIZE
         self.handoff_group = handoff_group or settings.SEND_HANDOFF_GROUP
+        # The connection and courier of the batch being sent; in drain(), kept for the next.
+        self._wire: Wire | None = None
+        self._sharing = False
 
     def run_once(self) -> int:
-        """Recover stale leases, claim one batch of due emails, send them; number handled."""
+        """Recover stale leases, claim one batch of due emails, send them; number handled.
+        Every outcome of the batch is recorded when it returns (outside drain())."""
         recovered = recover_stale()
         claimed = claim_due(
             self.worker_id,
@@ -151,11 +177,26 @@ class Sender:
             self.send_batch(claimed)
         return recovered + len(claimed)
 
-    def drain(self) -> int:
-        """run_once until nothing is due; total handled."""
+    def drain(self, stop: Callable[[], bool] | None = None) -> int:
+        """run_once until nothing is due (or `stop()` says so between batches); total
+        handled. Every outcome is recorded when it returns.
+
+        The batches share one connection and courier: the next batch is claimed and its
+        first group prepared while the courier still sends the last group of the one
+        before, whose outcomes are recorded with the first handoffs of the next. The mail
+        server then never waits for a batch to be claimed, nor a batch for a connection.
+        """
         total = 0
-        while handled := self.run_once():
-            total += handled
+        self._sharing = True
+        try:
+            while not (stop and stop()) and (handled := self.run_once()):
+                total += handled
+        except BaseException:
+            self._close_wire(failed=True)
+            raise
+        finally:
+            self._sharing = False
+        self._close_wire()
         return total
 
     def send_batch(self, email_ids: list[int]) -> None:
@@ -168,14 +209,38 @@ class Sender:
         )
         # Checked once per batch: a batch takes seconds, not hours.
         blocked = blocking_reasons(email.person for email in emails)
-        # One connection for the batch, opened when the first email really goes out; the
-        # courier (a child process for SMTP) talks to the server while this thread prepares
-        # and records.
-        with Transport() as transport, courier_for(transport) as courier:
+        # One connection for the batch (or, in drain(), for the batches one after another),
+        # opened when the first email really goes out; the courier (a child process for
+        # SMTP) talks to the server while this thread prepares and records.
+        if self._wire is None:
+            self._wire = Wire()
+        wire = self._wire
+        try:
             for start in range(0, len(emails), self.handoff_group):
                 group = emails[start : start + self.handoff_group]
-                self.send_group(group, blocked, transport, courier)
-            finished = courier.collect(leave=0)
+                self.send_group(group, blocked, wire.transport, wire.courier)
+        except BaseException:
+            self._close_wire(failed=True)
+            raise
+        if not self._sharing or wire.transport.unreachable is not None:
+            # The next batch (if any) tries the server again on a connection of its own.
+            self._close_wire()
+
+    def _close_wire(self, *, failed: bool = False) -> None:
+        """Close the connection and courier; unless they failed, record the outcomes still
+        out (the outcomes of a failed one can no longer be known: see Courier)."""
+        wire, self._wire = self._wire, None
+        if wire is None:
+            return
+        if failed:
+            wire.close(sys.exc_info())
+            return
+        try:
+            finished = wire.courier.collect(leave=0)
+        except BaseException:
+            wire.close(sys.exc_info())
+            raise
+        wire.close()
         if finished:
             with transaction.atomic():
                 relaxed_commit()

@@ -81,10 +81,12 @@ def instrument_many(items: Sequence[tuple[Email, str, str]]) -> list[tuple[str, 
     become durable together with the messages that carry them.
     """
     books = _LinkBook.for_emails([email for email, _, _ in items])
+    # The emails of a group send often have the very same HTML: it is parsed once.
+    parsed: dict[str, _LinkFinder] = {}
     out = []
     for email, body_html, body_text in items:
         links = books[email.pk]
-        html_out = _instrument_html(body_html, links, pixel_url(email)) if body_html else ""
+        html_out = _instrument_html(body_html, links, pixel_url(email), parsed) if body_html else ""
         text_out = _rewrite_text(body_text, links) if body_text else body_text
         out.append((html_out, text_out))
     new = [row for book in books.values() for row in book.new]
@@ -194,10 +196,14 @@ class _LinkFinder(HTMLParser):
             self.tags.append((start, start + len(raw), tag, attrs, closed))
 
 
-def _instrument_html(document: str, links: _LinkBook, pixel_src: str) -> str:
-    finder = _LinkFinder(document)
-    finder.feed(document)
-    finder.close()
+def _instrument_html(
+    document: str, links: _LinkBook, pixel_src: str, parsed: dict[str, _LinkFinder]
+) -> str:
+    finder = parsed.get(document)
+    if finder is None:
+        finder = parsed[document] = _LinkFinder(document)
+        finder.feed(document)
+        finder.close()
     edits: list[tuple[int, int, str]] = []
     for start, end, tag, attrs, closed in finder.tags:
         rewritten = _rewrite_tag(tag, attrs, closed, links)

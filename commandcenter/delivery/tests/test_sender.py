@@ -73,6 +73,37 @@ def test_it_reuses_one_connection_for_a_batch(alice: User, sink: SmtpSink) -> No
     assert len(set(sink.message_ids())) == 3
 
 
+def test_a_drain_sends_its_batches_over_one_connection_and_records_them_all(
+    alice: User, sink: SmtpSink
+) -> None:
+    emails = [scheduled_email(alice, to=f"p{number}@example.org") for number in range(7)]
+
+    assert Sender("test-worker", batch_size=3, handoff_group=2).drain() == 7
+
+    assert sink.connections == 1
+    assert len(sink.messages) == 7
+    for email in emails:
+        email.refresh_from_db()
+        assert (email.status, email.claimed_by, kinds(email)) == (
+            Status.DELIVERED,
+            "test-worker",
+            ["created", "claimed", "sent"],
+        )
+
+
+def test_one_pass_records_its_whole_batch_before_it_returns(alice: User, sink: SmtpSink) -> None:
+    emails = [scheduled_email(alice, to=f"p{number}@example.org") for number in range(5)]
+    sender = Sender("test-worker", batch_size=3, handoff_group=2)
+
+    assert sender.run_once() == 3
+
+    delivered = Email.objects.filter(status=Status.DELIVERED)
+    assert sorted(delivered.values_list("pk", flat=True)) == [e.pk for e in emails[:3]]
+    assert sender.run_once() == 2
+    assert sink.connections == 2  # one a pass
+    assert not Email.objects.exclude(status=Status.DELIVERED).exists()
+
+
 TRANSIENT = [
     (Fault("greeting", "421 4.3.2 Service shutting down"), "421 4.3.2 Service shutting down"),
     (Fault("MAIL", "421 4.3.2 Closing"), "421 4.3.2 Closing (at MAIL FROM)"),

@@ -13,7 +13,12 @@ from commandcenter.accounts.models import User
 from commandcenter.delivery.sender import Sender
 from commandcenter.delivery.testing import SmtpSink
 from commandcenter.delivery.tests.helpers import point_at, scheduled_email
-from commandcenter.delivery.transport import DeliveryError, dot_stuffed, smtp_transaction
+from commandcenter.delivery.transport import (
+    DeliveryError,
+    dot_stuffed,
+    smtp_path,
+    smtp_transaction,
+)
 from commandcenter.lib.config import helo_name
 from commandcenter.outbox.models import Email
 from commandcenter.outbox.states import Status
@@ -120,6 +125,22 @@ def test_a_server_without_smtputf8_refuses_an_international_address_before_data(
         smtp_transaction(connection, "bounce@example.com", ["josé@example.org"], b"Hi\r\n")
     assert refused.value.permanent
     assert server.received == []
+
+
+@pytest.mark.django_db(False)
+@pytest.mark.parametrize(
+    "address",
+    [
+        "carol@example.org",
+        "bounce+Ab-_9x@bounces.localhost",
+        "o'hara.x!#$%&*/=?^`{|}~@Sub-Domain.EXAMPLE.com",
+        "josé@example.org",
+        '"quoted local"@example.org',
+        "",
+    ],
+)
+def test_it_writes_the_envelope_paths_as_smtplib_does(address: str) -> None:
+    assert smtp_path(address) == smtplib.quoteaddr(address)
 
 
 def test_lines_that_start_with_a_dot_arrive_intact(alice: User, sink: SmtpSink) -> None:

@@ -144,3 +144,25 @@ def test_it_instruments_a_group_with_one_select_and_one_insert(
     # Two links per part (the text part's reuse none of the HTML's), each email its own.
     assert [TrackedLink.objects.filter(email=e).count() for e in emails] == [4, 4, 4]
     assert len(set(CLICK.findall(out[1][0])) & set(CLICK.findall(out[2][0]))) == 0
+
+
+def test_emails_of_a_group_with_the_same_html_each_get_their_own_links_and_pixel(
+    alice: User,
+) -> None:
+    other = "<p>See <a href='https://example.com/other'>this</a></p></body>"
+    group = [delivered_email(alice, to=f"p{n}@example.org") for n in range(4)]
+    bodies = [group[0].body_html, other, group[0].body_html, other]
+    references = [delivered_email(alice, to=f"r{n}@example.org") for n in range(2)]
+    alone = [instrument(e, body, "")[0] for e, body in zip(references, bodies, strict=False)]
+
+    items = [(email, body, "") for email, body in zip(group, bodies, strict=True)]
+    out = [html for html, _ in instrument_many(items)]
+
+    def shape(html: str) -> str:
+        return CLICK.sub("CLICK", re.sub(r"/t/o/[^.]+\.gif", "/t/o/PIXEL.gif", html))
+
+    assert [shape(html) for html in out] == [shape(html) for html in alone] * 2
+    for email, html in zip(group, out, strict=True):
+        assert pixel_tag(email) in html
+        assert set(CLICK.findall(html)) <= set(recorded(email))
+    assert set(CLICK.findall(out[0])).isdisjoint(CLICK.findall(out[2]))

@@ -68,8 +68,7 @@ class Command(BaseCommand):
             # Campaign steps first: the emails they make go out in the same drain.
             while not self.stopping and self.engine.run_once():
                 pass
-            while not self.stopping and sender.run_once():
-                pass
+            sender.drain(stop=lambda: self.stopping)
             # Hits spooled by a web process that died before draining them get recorded here.
             tracking_hits.drain()
             counts.compact()
