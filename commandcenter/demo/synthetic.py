@@ -242,9 +242,11 @@ class _Stamps:
 
 
 def _tokens(count: int) -> list[str]:
-    """`count` tokens like outbox.models.new_token (18 random bytes, URL-safe base64)."""
+    """`count` tokens like outbox.models.new_token (18 random bytes, URL-safe base64), in
+    ascending order: the unique index on the tokens then takes a chunk's in one sweep, where
+    random places cost a third of the bulk load's copying. Each is as unguessable as ever."""
     raw = base64.urlsafe_b64encode(os.urandom(18 * count)).decode()
-    return [raw[start : start + 24] for start in range(0, 24 * count, 24)]
+    return sorted(raw[start : start + 24] for start in range(0, 24 * count, 24))
 
 
 def _person_address(person_id: int) -> str:
@@ -426,13 +428,14 @@ def _next_id(table: str) -> int:
 
 
 # SQLite settings for a bulk load, each put back as it was afterwards: no fsync, no foreign-key
-# checks (the generator's keys are right by construction; checks cost a third), and a 256 MiB
-# page cache with temp data in memory, so the indexes being written stay in memory.
+# checks (the generator's keys are right by construction; checks cost a third), a 256 MiB page
+# cache so the indexes being written stay in memory, and the index builds' sorts in temp files:
+# in memory, SQLite's sorter allocates each row on its own, and the builds take a third longer.
 BULK_PRAGMAS = {
     "synchronous": "OFF",
     "foreign_keys": "OFF",
     "cache_size": "-262144",
-    "temp_store": "MEMORY",
+    "temp_store": "FILE",
 }
 
 
