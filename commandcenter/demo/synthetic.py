@@ -2,8 +2,9 @@
 
 It writes straight into the tables because the ORM is two orders of magnitude too slow for
 millions of rows: on SQLite a forked producer process builds each 50,000-row chunk into a
-scratch file that this process copies over with INSERT … SELECT (two cores, and the indexes
-built once at the end); on PostgreSQL, COPY in big transactions. The rows
+scratch file that this process copies over with INSERT … SELECT and adds to the word index (two
+cores; the indexes that random keys would reach built once at the end); on PostgreSQL, COPY in
+big transactions. The rows
 have the shape the app writes: every NOT NULL column filled, unique tokens, the person's address
 as `to_address`, and `sort_at` equal to the date the folder sorts by (outbox.states
 sort_date_field: sent_at for Delivered/Archived, failed_at for Failed/Bounced/Spam, the send time
@@ -441,8 +442,8 @@ BULK_PRAGMAS = {
 
 @contextlib.contextmanager
 def _bulk_load(adding: int) -> Iterator[bool]:
-    """Bulk-load settings for this connection, put back afterwards; yields whether the word
-    index's triggers are off (the writer then indexes each chunk itself).
+    """Bulk-load settings for this connection, put back afterwards; yields whether the writer
+    must add each chunk to the word index itself (the index's triggers are off).
 
     When adding more rows than the emails table has, the email and event indexes whose keys
     arrive in random order are dropped and built again at the end (sorting once beats a
@@ -486,7 +487,7 @@ def _bulk_load(adding: int) -> Iterator[bool]:
             if big:
                 if sqlite:
                     # Statistics from a sample of each index: enough for the planner, and fast.
-                    cursor.execute("PRAGMA analysis_limit = 1000")
+                    pragmas.update(_set_pragmas(cursor, {"analysis_limit": "1000"}))
                 cursor.execute("ANALYZE")
             if journal:
                 _set_journal_mode(cursor, journal)

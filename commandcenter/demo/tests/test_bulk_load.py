@@ -58,7 +58,7 @@ def _settings() -> dict[str, Any]:
         return {}
     with connection.cursor() as cursor:
         values = {}
-        for name in ("journal_mode", *synthetic.BULK_PRAGMAS):
+        for name in ("journal_mode", "analysis_limit", *synthetic.BULK_PRAGMAS):
             cursor.execute(f"PRAGMA {name}")
             values[name] = cursor.fetchone()[0]
         return values
