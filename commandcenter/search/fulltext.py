@@ -198,10 +198,17 @@ def drop_triggers(conn: BaseDatabaseWrapper) -> None:
                 cursor.execute(statement)
 
 
-def install_triggers_and_rebuild(conn: BaseDatabaseWrapper) -> None:
-    """After a bulk load: the index made again from the email table, the triggers back."""
-    if conn.vendor != "sqlite":
-        return
-    with conn.cursor() as cursor:
-        for statement in (*SQLITE_REBUILD, *SQLITE_TRIGGERS):
-            cursor.execute(statement)
+def index_emails_from(conn: BaseDatabaseWrapper, first_id: int) -> None:
+    """During a bulk load with the triggers off: the emails from `first_id` on, none of them in
+    the index yet, into it (SQLite) in one statement instead of a trigger run per row."""
+    if conn.vendor == "sqlite":
+        with conn.cursor() as cursor:
+            cursor.execute(SQLITE_REBUILD[1] + " WHERE id >= %s", [first_id])
+
+
+def install_triggers(conn: BaseDatabaseWrapper) -> None:
+    """After a bulk load: the triggers back (SQLite)."""
+    if conn.vendor == "sqlite":
+        with conn.cursor() as cursor:
+            for statement in SQLITE_TRIGGERS:
+                cursor.execute(statement)
