@@ -48,3 +48,29 @@ def scheduled_email(user: User, to: str = "carol@example.org", **fields: Any) ->
 
 def minutes_ago(minutes: float) -> dt.datetime:
     return timezone.now() - dt.timedelta(minutes=minutes)
+
+
+# Subjects and first names in several scripts, long enough to fold, with header-special marks.
+SUBJECTS_IN_ANY_SCRIPT = [
+    ("Hello {{first_name}}", "Carol"),
+    ("Grüße an {{first_name}} — über {{company}}", "Zoë"),
+    ("A subject that is long enough to need folding at seventy-eight, {{first_name}}", "C"),
+    ('Spaces  inside ;and, odd = marks "quoted" {{first_name}}', "<x@y>"),
+    ("非常长的主题" * 12, "李"),
+]
+
+
+def email_in_any_script(user: User, subject: str, first_name: str, body_text: str) -> Email:
+    """A scheduled email of a rep whose name needs encoding, to a person called `first_name`,
+    with a tracked link; loaded as the sender loads it."""
+    User.objects.filter(pk=user.pk).update(
+        first_name="Alice Marie-Thérèse", last_name="O'Hara, Sales and Business Development"
+    )
+    email = scheduled_email(
+        user,
+        subject=subject,
+        body_text=body_text,
+        body_html="<p>Hi {{first_name}} <a href='https://example.com/x'>x</a></p>",
+    )
+    Person.objects.filter(pk=email.person_id).update(first_name=first_name)
+    return Email.objects.select_related("person", "owner").get(pk=email.pk)

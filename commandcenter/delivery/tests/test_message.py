@@ -17,7 +17,11 @@ from commandcenter.delivery.message import (
     serialize,
     verp_address,
 )
-from commandcenter.delivery.tests.helpers import scheduled_email
+from commandcenter.delivery.tests.helpers import (
+    SUBJECTS_IN_ANY_SCRIPT,
+    email_in_any_script,
+    scheduled_email,
+)
 from commandcenter.delivery.transport import envelope_address
 from commandcenter.outbox.merge import MissingMergeField
 from commandcenter.outbox.models import Email
@@ -92,30 +96,13 @@ def test_it_uses_the_rep_as_envelope_sender_for_an_esp(alice: User) -> None:
     assert getattr(message, "metadata", None) == {"email_token": email.token}
 
 
-@pytest.mark.parametrize(
-    ("subject", "first_name"),
-    [
-        ("Hello {{first_name}}", "Carol"),
-        ("Grüße an {{first_name}} — über {{company}}", "Zoë"),
-        ("A subject that is long enough to need folding at seventy-eight, {{first_name}}", "C"),
-        ('Spaces  inside ;and, odd = marks "quoted" {{first_name}}', "<x@y>"),
-        ("非常长的主题" * 12, "李"),
-    ],
-)
+@pytest.mark.parametrize(("subject", "first_name"), SUBJECTS_IN_ANY_SCRIPT)
 def test_it_serializes_byte_for_byte_as_django_does(
     alice: User, subject: str, first_name: str
 ) -> None:
-    User.objects.filter(pk=alice.pk).update(
-        first_name="Alice Marie-Thérèse", last_name="O'Hara, Sales and Business Development"
+    email = email_in_any_script(
+        alice, subject, first_name, "Hi {{first_name}},\n" + "long line " * 120
     )
-    email = scheduled_email(
-        alice,
-        subject=subject,
-        body_text="Hi {{first_name}},\n" + "long line " * 120,
-        body_html="<p>Hi {{first_name}} <a href='https://example.com/x'>x</a></p>",
-    )
-    Person.objects.filter(pk=email.person_id).update(first_name=first_name)
-    email = Email.objects.select_related("person", "owner").get(pk=email.pk)
     mime = build_message(email).message()
 
     assert serialize(mime) == mime.as_bytes(linesep="\r\n")

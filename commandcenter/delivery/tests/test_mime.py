@@ -24,9 +24,12 @@ from commandcenter.delivery.mime import (
     message_bytes,
     written_directly,
 )
-from commandcenter.delivery.tests.helpers import scheduled_email
+from commandcenter.delivery.tests.helpers import (
+    SUBJECTS_IN_ANY_SCRIPT,
+    email_in_any_script,
+    scheduled_email,
+)
 from commandcenter.outbox.models import Email
-from commandcenter.people.models import Person
 
 SOME_TIME = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 
@@ -74,30 +77,13 @@ def test_it_writes_the_senders_message_as_django_does(alice: User) -> None:
 
 
 @pytest.mark.parametrize(
-    ("subject", "first_name"),
-    [
-        ("Hello {{first_name}}", "Carol"),
-        ("Grüße an {{first_name}} — über {{company}}", "Zoë"),
-        ("A subject that is long enough to need folding at seventy-eight, {{first_name}}", "C"),
-        ('Spaces  inside ;and, odd = marks "quoted" {{first_name}}', "<x@y>"),
-        ("非常长的主题" * 12, "李"),
-        (" leading and trailing ", "Carol"),
-    ],
+    ("subject", "first_name"), [*SUBJECTS_IN_ANY_SCRIPT, (" leading and trailing ", "Carol")]
 )
 def test_it_writes_headers_and_bodies_in_any_script_as_django_does(
     alice: User, subject: str, first_name: str
 ) -> None:
-    User.objects.filter(pk=alice.pk).update(
-        first_name="Alice Marie-Thérèse", last_name="O'Hara, Sales and Business Development"
-    )
-    email = scheduled_email(
-        alice,
-        subject=subject,
-        body_text="Hi {{first_name}},\r\n" + "long line " * 90 + "\rend",
-        body_html="<p>Hi {{first_name}} <a href='https://example.com/x'>x</a></p>",
-    )
-    Person.objects.filter(pk=email.person_id).update(first_name=first_name)
-    email = Email.objects.select_related("person", "owner").get(pk=email.pk)
+    body = "Hi {{first_name}},\r\n" + "long line " * 90 + "\rend"
+    email = email_in_any_script(alice, subject, first_name, body)
 
     assert_same_bytes(build_message(email))
 
