@@ -8,10 +8,11 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from commandcenter.delivery.courier import Handover
+from commandcenter.delivery.courier import Handover, Outcome
 from commandcenter.delivery.mime import message_bytes
 from commandcenter.delivery.models import SentMessage
 from commandcenter.delivery.records import value_rows
+from commandcenter.delivery.transport import SEVEN_BIT, seven_bit
 
 # One row an email: a later attempt replaces the copy of the one before. Plain SQL (the
 # same statement on SQLite and PostgreSQL): the ORM's bulk_create with update_conflicts
@@ -50,3 +51,16 @@ def _row(handover: Handover, now: Any) -> tuple[int, bytes, str, Any]:
         # An ESP builds its own MIME from the same parts: this is our rendition of it.
         raw, via = message_bytes(outgoing.message), SentMessage.Via.BACKEND
     return (handover.email.pk, SentMessage.pack(raw), str(via), now)
+
+
+def keep_as_sent(outcomes: Iterable[Outcome]) -> None:
+    """For a server without 8BITMIME the courier made the message 7-bit (transport.fit_for)
+    after its copy was kept: the copy becomes the bytes that server got (the same function
+    of the same bytes). Run in the transaction that records the outcomes."""
+    for outcome in outcomes:
+        if outcome.receipt is None or not outcome.receipt.data.get(SEVEN_BIT):
+            continue
+        sent = seven_bit(outcome.handover.outgoing.data)
+        SentMessage.objects.filter(email_id=outcome.handover.email.pk).update(
+            compressed=SentMessage.pack(sent)
+        )

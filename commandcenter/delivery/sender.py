@@ -57,7 +57,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from commandcenter.campaigns import progress as campaign_progress
-from commandcenter.delivery.copies import keep_sent_messages
+from commandcenter.delivery.copies import keep_as_sent, keep_sent_messages
 from commandcenter.delivery.courier import AnyCourier, Handover, Outcome, courier_for
 from commandcenter.delivery.message import build_messages, new_message_id
 from commandcenter.delivery.queue import claim_due, recover_stale, unknown_after_handoff
@@ -309,6 +309,7 @@ class Sender:
 
     def record(self, outcomes: list[Outcome]) -> None:
         """The server's answers: accepted ones in bulk, refusals and trouble one by one."""
+        keep_as_sent(outcomes)
         self.mark_delivered_many(
             [(o.handover.email, o.handover.message_id, o.receipt) for o in outcomes if o.receipt]
         )

@@ -81,6 +81,10 @@ class Outgoing:
     data: bytes = b""
 
 
+# In a Receipt's data: the server took the message made 7-bit (it offers no 8BITMIME).
+SEVEN_BIT = "made_7bit"
+
+
 @dataclass
 class Receipt:
     """What the server said when it accepted the email: kept in the "sent" Event."""
@@ -256,7 +260,11 @@ class Transport:
         except OSError as error:  # smtplib's exceptions are OSErrors too
             raise connection_problem(error) from error
         # The server that took it, for the rep's timeline ("accepted by mail.example.com").
-        return Receipt({"smtp_reply": reply, "smtp_server": str(self.backend.host)})
+        receipt = Receipt({"smtp_reply": reply, "smtp_server": str(self.backend.host)})
+        if needs_seven_bit(connection, outgoing.data):
+            # It got other bytes than the copy kept at the handoff: see copies.keep_as_sent.
+            receipt.data[SEVEN_BIT] = True
+        return receipt
 
     def _send_through_backend(self, message: EmailMessage) -> Receipt:
         try:
@@ -376,9 +384,12 @@ def mail_options(
 def fit_for(connection: smtplib.SMTP, data: bytes) -> bytes:
     """The message as this server can take it: unchanged, or, for a server that does not
     offer 8BITMIME, with its 8-bit parts re-encoded as quoted-printable (RFC 6152 §3)."""
-    if data.isascii() or (connection.does_esmtp and connection.has_extn("8bitmime")):
-        return data
-    return seven_bit(data)
+    return seven_bit(data) if needs_seven_bit(connection, data) else data
+
+
+def needs_seven_bit(connection: smtplib.SMTP, data: bytes) -> bool:
+    """Whether this server must get the message made 7-bit (fit_for)."""
+    return not data.isascii() and not (connection.does_esmtp and connection.has_extn("8bitmime"))
 
 
 def seven_bit(data: bytes) -> bytes:

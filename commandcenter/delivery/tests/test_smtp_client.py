@@ -10,6 +10,7 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from commandcenter.accounts.models import User
+from commandcenter.delivery.models import SentMessage
 from commandcenter.delivery.sender import Sender
 from commandcenter.delivery.testing import SmtpSink
 from commandcenter.delivery.tests.helpers import point_at, scheduled_email
@@ -94,7 +95,7 @@ def test_a_server_without_8bitmime_gets_a_7bit_message(
 ) -> None:
     with SmtpSink(hidden_extensions={"8BITMIME"}) as old_server:
         point_at(settings, old_server.port)
-        scheduled_email(alice, body_text=ACCENTED)
+        email = scheduled_email(alice, body_text=ACCENTED)
 
         Sender("test-worker").drain()
 
@@ -103,6 +104,9 @@ def test_a_server_without_8bitmime_gets_a_7bit_message(
     assert not any(o.upper().startswith("BODY=") for o in received.mail_options)
     assert b"quoted-printable" in received.raw.lower()
     assert _text_of(received.raw) == ACCENTED
+    # "Show original" shows what this server got, not the 8-bit message it was made from.
+    kept = SentMessage.objects.get(email=email)
+    assert kept.raw.rstrip(b"\r\n") == received.raw.rstrip(b"\r\n")
 
 
 def test_smtputf8_only_for_an_address_that_needs_it(sink: SmtpSink) -> None:
