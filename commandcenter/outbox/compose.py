@@ -157,6 +157,13 @@ def reply_subject(subject: str) -> str:
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
+def first_reply_subject(threads: Iterable[Email]) -> str:
+    """The shared subject of a follow-up to several threads when the rep gives none: the
+    answer to the first (each threaded copy answers its own anyway); "" for no thread."""
+    first = next(iter(threads), None)
+    return reply_subject(first.subject) if first else ""
+
+
 def threaded_content(content: Content, previous: Email) -> Content:
     """A follow-up's content: the body as written, the subject answering `previous`."""
     return Content(reply_subject(previous.subject), content.body_text, content.body_html)

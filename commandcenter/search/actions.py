@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from commandcenter.accounts.models import User
@@ -28,7 +28,7 @@ from commandcenter.outbox.compose import (
     Content,
     Recipient,
     copy_content,
-    reply_subject,
+    first_reply_subject,
     thread_references,
 )
 from commandcenter.outbox.merge import defaults_for, missing_reason, render_parts
@@ -125,13 +125,19 @@ def tasks_for_each(user: User, chosen: Sequence[Chosen], fields: TaskFields) -> 
 # -- campaigns ------------------------------------------------------------------------------
 
 
+def enrollable_campaigns(user: User) -> QuerySet[Campaign]:
+    """The campaigns the user may enrol their people in: their own, or shared with their
+    team."""
+    return Campaign.objects.filter(visible_campaigns(user, (user.pk,)))
+
+
 def usable_campaign(user: User, campaign_id: object) -> Campaign | None:
-    """A campaign the user may enrol their people in: their own, or shared with their team."""
+    """One of enrollable_campaigns, by id; None for any other id."""
     if isinstance(campaign_id, bool) or not isinstance(campaign_id, int):
         return None
     if not 0 < campaign_id < 2**63:
         return None
-    return Campaign.objects.filter(visible_campaigns(user, (user.pk,)), pk=campaign_id).first()
+    return enrollable_campaigns(user).filter(pk=campaign_id).first()
 
 
 def enrol_each(user: User, campaign: Campaign, chosen: Sequence[Chosen]) -> Outcome:
@@ -199,10 +205,8 @@ def follow_up_recipients(chosen: FollowUp) -> list[Recipient]:
 
 
 def default_subject(chosen: FollowUp) -> str:
-    """The shared subject when the rep gives none: the answer to the first thread (each
-    threaded copy answers its own anyway)."""
-    first = next(iter(chosen.threads.values()), None)
-    return reply_subject(first.subject) if first else ""
+    """The shared subject when the rep gives none (compose.first_reply_subject)."""
+    return first_reply_subject(chosen.threads.values())
 
 
 def preview(user: User, chosen: FollowUp, shared: Content) -> list[dict[str, Any]]:

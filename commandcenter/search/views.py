@@ -166,9 +166,9 @@ def _action_choices(request: HttpRequest) -> dict[str, Any]:
     """What the actions on the results offer: campaigns to enrol in, task types."""
     user = signed_in_user(request)
     return {
-        "enrol_campaigns": Campaign.objects.filter(
-            visible_campaigns(user, (user.pk,)), status=Campaign.Status.ACTIVE
-        ).order_by("name", "pk")[:500],
+        "enrol_campaigns": actions.enrollable_campaigns(user)
+        .filter(status=Campaign.Status.ACTIVE)
+        .order_by("name", "pk")[:500],
         "task_types": Task.Type.choices,
         "today": timezone.localdate().isoformat(),
     }

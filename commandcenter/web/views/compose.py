@@ -39,10 +39,10 @@ from commandcenter.outbox.compose import (
     Recipient,
     compose_bulk,
     compose_single,
+    copy_content,
     edit_email,
-    reply_subject,
+    first_reply_subject,
     text_from_html,
-    threaded_content,
     written_content,
 )
 from commandcenter.outbox.merge import (
@@ -388,7 +388,7 @@ def compose_bulk_view(request: HttpRequest) -> HttpResponse:
         }
         if threads and not initial.get("subject"):
             # Each threaded copy answers its own email; this is what the others get.
-            initial["subject"] = reply_subject(next(iter(threads.values())).subject)
+            initial["subject"] = first_reply_subject(threads.values())
         form = BulkEmailForm(initial=initial)
         return render(request, "web/compose_bulk.html", {**_editor_context(user, form), **context})
     form = BulkEmailForm(_without_removed(request))
@@ -483,7 +483,7 @@ def _previews(
     copies = []
     for index, address in enumerate(addresses):
         thread = threads.get(address)
-        base = threaded_content(shared, thread) if thread else shared
+        base = copy_content(Recipient(address, thread=thread), shared)
         content, edited = _copy_content(request, index, address, base, mode)
         copy = CopyPreview(index, address, people[address], content, edited, thread=thread)
         copy.fills = _fills_for(request, address, prefix=f"fill-{_key(address)}")
